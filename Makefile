@@ -1,0 +1,49 @@
+# Every target creates or reuses .venv and installs what it needs; nothing is assumed on the machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+SARIF_SCHEMA := .cache/sarif/sarif-2.1.0-rtm.5.json
+# The official SARIF 2.1.0 schema, as Microsoft ships it inside an npm package.
+SARIF_PKG := @microsoft/jest-sarif@1.0.0-beta.0
+
+.PHONY: demo test lint venv docs bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "norecur needs Python 3.11 ($(PYTHON) not found)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+$(SARIF_SCHEMA):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch the SARIF schema"; exit 2; }
+	mkdir -p .cache/sarif && cd .cache/sarif && npm pack --silent $(SARIF_PKG) >/dev/null \
+	  && tar xzf microsoft-jest-sarif-*.tgz package/lib/schemas/sarif-2.1.0-rtm.5.json \
+	  && mv package/lib/schemas/sarif-2.1.0-rtm.5.json . && rm -rf package microsoft-jest-sarif-*.tgz
+
+demo: $(STAMP)
+	$(BIN)/norecur demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
+
+test: $(STAMP) $(SARIF_SCHEMA) lint
+	NORECUR_SARIF_SCHEMA=$(SARIF_SCHEMA) $(BIN)/python -m pytest -n 2 -q
+
+docs: $(STAMP)
+	$(BIN)/norecur rule --all --format markdown > docs/rules.md
+	$(BIN)/norecur config-docs > docs/configuration.md
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/lint_speed.py
+
+clean:
+	rm -rf $(VENV) .cache

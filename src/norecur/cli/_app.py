@@ -1,0 +1,32 @@
+"""Typer application and the error boundary: a NorecurError is one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from norecur.errors import NorecurError
+
+app = typer.Typer(
+    name="norecur",
+    help="Turn every incident in an AI/LLM system into a change that prevents it from recurring.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def main() -> None:
+    """Console entry point."""
+    from norecur.cli import _commands  # noqa: F401  (registers the commands)
+
+    try:
+        app()
+    except NorecurError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

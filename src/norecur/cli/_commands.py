@@ -1,0 +1,335 @@
+"""The commands. Each one parses its options, calls the library, and prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from norecur import __version__
+from norecur.cli._app import app
+from norecur.cli._show import show_postmortem
+from norecur.config import OPTIONS, Config, find_config, load_config
+from norecur.document import (
+    front_matter_schema,
+    new_postmortem,
+    read_postmortem,
+    render_html,
+    render_parsed,
+)
+from norecur.errors import ConfigError, DocumentError, NorecurError
+from norecur.lint import DOC_SECTIONS, REPORTERS, Linter, default_registry, doc_sections
+
+
+class LintFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class RenderTarget(StrEnum):
+    md = "md"
+    html = "html"
+
+
+class DocFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+def _config(config_path: Path | None, near: Path) -> Config:
+    if config_path is not None:
+        if not config_path.is_file():
+            raise ConfigError("config file not found", path=str(config_path))
+        return load_config(config_path)
+    return load_config(find_config(near))
+
+
+def _codes(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(code.strip().upper() for code in value.split(",") if code.strip())
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise NorecurError(f"{option} expects a date such as 2026-05-19, got {value!r}") from None
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path], typer.Argument(help="Postmortem files or folders (recursive).")],
+    output_format: Annotated[
+        LintFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = LintFormat.text,
+    config_path: Annotated[
+        Path | None, typer.Option("--config", help="A norecur.toml or pyproject.toml.")
+    ] = None,
+    select: Annotated[
+        str | None, typer.Option(help="Comma-separated codes or prefixes to run.")
+    ] = None,
+    ignore: Annotated[
+        str | None, typer.Option(help="Comma-separated codes or prefixes to skip.")
+    ] = None,
+    today: Annotated[str | None, typer.Option(help="Date to treat as today (SLO rules).")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Worker processes (default: CPU count).")] = None,
+) -> None:
+    """Check postmortems against the contract.
+
+    Exit 0 when clean, 1 with findings, 2 when a file cannot be read or the usage is wrong.
+
+    Example: [bold]norecur lint postmortems/ --format sarif > norecur.sarif[/bold]
+    """
+    config = _config(config_path, paths[0] if paths else Path.cwd())
+    overrides: dict[str, object] = {}
+    if (selected := _codes(select)) is not None:
+        overrides["select"] = selected
+    if (ignored := _codes(ignore)) is not None:
+        overrides["ignore"] = config.ignore + ignored
+    if overrides:
+        config = _replace(config, **overrides)
+    linter = Linter(config, today=_parse_date(today, "--today"))
+    for broken in linter.registry.broken:
+        print(f"warning: {broken.one_line()}", file=sys.stderr)
+    result = linter.lint_paths(paths, jobs=jobs)
+    reporter = REPORTERS[output_format.value]()
+    sys.stdout.write(reporter.report(result, linter.registry))
+    if result.errors and output_format is not LintFormat.text:
+        for error in result.errors:
+            print(error.one_line(), file=sys.stderr)
+    raise typer.Exit(result.exit_code)
+
+
+def _replace(config: Config, **changes: object) -> Config:
+    from dataclasses import replace
+
+    checked = Config.from_mapping({k: list(v) for k, v in changes.items()})  # type: ignore[call-overload]
+    return replace(config, **{key: getattr(checked, key) for key in changes})
+
+
+@app.command()
+def new(
+    incident_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Incident id, e.g. INC-2026-0512.")
+    ],
+    directory: Annotated[Path, typer.Option("--dir", help="Folder to write into.")] = Path("."),
+    title: Annotated[str | None, typer.Option(help="Title for the H1 line.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a complete postmortem template, ID.md, with guidance in comments.
+
+    Example: [bold]norecur new INC-2026-0512 --dir postmortems[/bold]
+    """
+    try:
+        text = new_postmortem(incident_id, today=date.today(), title=title)
+    except ValueError as exc:
+        raise NorecurError(str(exc)) from None
+    target = directory / f"{incident_id}.md"
+    if target.exists() and not force:
+        raise NorecurError("file exists; use --force to overwrite", path=str(target))
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}; fill it in, then run: norecur lint {target}")
+
+
+@app.command()
+def show(
+    file: Annotated[Path, typer.Argument(help="A postmortem file.")],
+) -> None:
+    """Render a postmortem readably in the terminal.
+
+    Example: [bold]norecur show postmortems/INC-2026-0512.md[/bold]
+    """
+    parsed = read_postmortem(file)
+    show_postmortem(parsed)
+
+
+@app.command()
+def render(
+    file: Annotated[Path, typer.Argument(help="A postmortem file.")],
+    to: Annotated[RenderTarget, typer.Option("--to", help="Output format.")] = RenderTarget.html,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here, not stdout.")
+    ] = None,
+) -> None:
+    """Render a postmortem as normalised Markdown or as one self-contained HTML page.
+
+    Example: [bold]norecur render INC-2026-0512.md --to html -o INC-2026-0512.html[/bold]
+    """
+    parsed = read_postmortem(file)
+    if to is RenderTarget.md:
+        text = render_parsed(parsed)
+    else:
+        text = render_html(parsed.postmortem, version=__version__)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+
+
+@app.command()
+def rule(
+    code: Annotated[str | None, typer.Argument(help="A rule code (PM501) or name.")] = None,
+    all_rules: Annotated[bool, typer.Option("--all", help="Every rule.")] = False,
+    output_format: Annotated[DocFormat, typer.Option("--format", "-f")] = DocFormat.text,
+) -> None:
+    """Explain a lint rule: what it checks, why, an example, what to write instead, options.
+
+    Example: [bold]norecur rule PM508[/bold]
+    """
+    registry = default_registry()
+    if all_rules:
+        rules = list(registry)
+    elif code is not None:
+        found = registry.get(code.strip())
+        if found is None:
+            raise NorecurError(f"no rule {code!r}; `norecur rule --all` lists them")
+        rules = [found]
+    else:
+        raise NorecurError("give a rule code, or --all")
+    if output_format is DocFormat.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "code": r.code,
+                        "name": r.name,
+                        "severity": r.severity.value,
+                        "summary": r.summary(),
+                        **{k.lower().replace(" ", "_"): v for k, v in doc_sections(r).items()},
+                    }
+                    for r in rules
+                ],
+                indent=2,
+            )
+        )
+        return
+    if output_format is DocFormat.markdown:
+        sys.stdout.write(_rules_markdown(rules, full_page=all_rules))
+        return
+    for index, r in enumerate(rules):
+        if index:
+            print()
+        print(f"{r.code} {r.name} ({r.severity.value})")
+        print(r.summary())
+        for heading, body in doc_sections(r).items():
+            print(f"\n{heading}:")
+            for line in body.splitlines():
+                print(f"    {line}" if line else "")
+
+
+def _rules_markdown(rules: list, *, full_page: bool) -> str:
+    out: list[str] = []
+    if full_page:
+        out.append("# Lint rules\n")
+        out.append(
+            "Generated by `norecur rule --all --format markdown` from each rule's docstring; "
+            "do not edit by hand.\n"
+        )
+        out.append("| Code | Name | Severity | Summary |\n|---|---|---|---|")
+        out.extend(
+            f"| [{r.code}](#{r.code.lower()}) | {r.name} | {r.severity.value} | {r.summary()} |"
+            for r in rules
+        )
+        out.append("")
+    for r in rules:
+        out.append(f"## {r.code}\n\n**{r.name}** ({r.severity.value}): {r.summary()}\n")
+        for heading in DOC_SECTIONS:
+            body = doc_sections(r).get(heading, "")
+            out.append(f"### {heading}\n\n{body}\n")
+    return "\n".join(out)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the postmortem front matter (for editors and CI).
+
+    Example: [bold]norecur schema > postmortem.schema.json[/bold]
+    """
+    print(json.dumps(front_matter_schema(), indent=2))
+
+
+@app.command("config-docs", hidden=True)
+def config_docs() -> None:
+    """Print docs/configuration.md from the option declarations."""
+    out = [
+        "# Configuration\n",
+        "Generated by `norecur config-docs` from the option declarations; do not edit by hand.\n",
+        "Options live in `norecur.toml` (top level) or under `[tool.norecur]` in `pyproject.toml`, "
+        "found from the linted path upwards; `--config FILE` names one explicitly.\n",
+        "| Option | Type | Default | Meaning |\n|---|---|---|---|",
+    ]
+    for option in OPTIONS:
+        default = option.default
+        if isinstance(default, tuple):
+            default = list(default)
+        shown = "unset" if default is None else f"`{json.dumps(default)}`"
+        allowed = f" Allowed: {option.allowed}." if option.allowed else ""
+        out.append(f"| `{option.name}` | {option.type} | {shown} | {option.meaning}{allowed} |")
+    out.append("\n## Example\n\n```toml\n[tool.norecur]")
+    out.extend(option.example for option in OPTIONS if option.example)
+    out.append("```\n")
+    sys.stdout.write("\n".join(out))
+
+
+@app.command()
+def demo(
+    examples: Annotated[Path, typer.Option(help="Folder of example postmortems.")] = Path(
+        "examples/postmortems"
+    ),
+    out: Annotated[Path, typer.Option(help="Folder for the artefacts.")] = Path("out/demo"),
+) -> None:
+    """Run the end-to-end demo: lint the examples and render one of them.
+
+    Example: [bold]norecur demo --out /tmp/norecur-demo[/bold]
+    """
+    if not examples.is_dir():
+        raise NorecurError(
+            "examples folder not found (run from the repository root)", path=str(examples)
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    print(f"== norecur lint {examples}")
+    linter = Linter(_config(None, examples))
+    result = linter.lint_paths([examples])
+    sys.stdout.write(REPORTERS["text"]().report(result, linter.registry))
+    lint_seconds = time.perf_counter() - started
+    files = sorted(examples.glob("*.md"))
+    if not files:
+        raise NorecurError("no postmortems in the examples folder", path=str(examples))
+    chosen = files[0]
+    print(f"\n== norecur show {chosen}")
+    parsed = read_postmortem(chosen)
+    show_postmortem(parsed)
+    html_path = out / f"{chosen.stem}.html"
+    html_path.write_text(render_html(parsed.postmortem, version=__version__), encoding="utf-8")
+    print(f"\nartefacts:\n  {html_path}  (rendered postmortem)")
+    print(f"timings:\n  lint {result.files} files: {lint_seconds * 1000:.0f} ms")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        print(f"norecur {__version__}")
+        raise typer.Exit(0)
+
+
+__all__: list[str] = []
+_ = DocumentError  # re-raised by the library; caught by the CLI boundary in _app.main

@@ -1,0 +1,73 @@
+"""Every error norecur raises on purpose derives from :class:`NorecurError`.
+
+The tree::
+
+    NorecurError                 anything norecur reports as "error: ..." (CLI exit code 2)
+    ├── ConfigError              a configuration file or option is invalid
+    ├── DocumentError            a postmortem file cannot be read as a postmortem
+    │   └── FrontMatterError     its YAML front matter is missing, malformed or of the wrong shape
+    └── PluginError              a registered plugin (rule, reader, ...) failed to load
+
+Each error carries where it happened (``path``, ``line``, ``field``) so that one line can tell a
+person what to fix, and :meth:`NorecurError.one_line` renders that line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DocumentError",
+    "FrontMatterError",
+    "NorecurError",
+    "PluginError",
+]
+
+
+class NorecurError(Exception):
+    """Root of norecur's errors: a message plus the place it concerns."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.field = field
+
+    def one_line(self) -> str:
+        """``path:line: field: message``, leaving out the parts that are unknown."""
+        where = ""
+        if self.path is not None:
+            where = self.path
+            if self.line is not None:
+                where += f":{self.line}"
+            where += ": "
+        field = f"{self.field}: " if self.field else ""
+        # One line, whatever the message holds: control characters from hostile input are escaped.
+        text = f"{where}{field}{self.message}"
+        return text.replace("\r", "\\r").replace("\n", "\\n")
+
+    def __str__(self) -> str:
+        return self.one_line()
+
+
+class ConfigError(NorecurError):
+    """A configuration file or option is invalid."""
+
+
+class DocumentError(NorecurError):
+    """A postmortem file cannot be read as a postmortem (encoding, size, binary, structure)."""
+
+
+class FrontMatterError(DocumentError):
+    """The YAML front matter is missing, malformed, or a value has the wrong type."""
+
+
+class PluginError(NorecurError):
+    """A plugin registered through an entry point failed to load."""
