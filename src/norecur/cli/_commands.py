@@ -34,6 +34,11 @@ class LintFormat(StrEnum):
     github = "github"
 
 
+class ShowFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 class RenderTarget(StrEnum):
     md = "md"
     html = "html"
@@ -147,12 +152,20 @@ def new(
 @app.command()
 def show(
     file: Annotated[Path, typer.Argument(help="A postmortem file.")],
+    output_format: Annotated[
+        ShowFormat, typer.Option("--format", "-f", help="text for people, json for tools.")
+    ] = ShowFormat.text,
 ) -> None:
-    """Render a postmortem readably in the terminal.
+    """Render a postmortem readably in the terminal, or as JSON.
 
     Example: [bold]norecur show postmortems/INC-2026-0512.md[/bold]
     """
     parsed = read_postmortem(file)
+    if output_format is ShowFormat.json:
+        pm = parsed.postmortem
+        payload = {**pm.front_matter(), "narrative": pm.narrative.model_dump()}
+        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+        return
     show_postmortem(parsed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -78,6 +79,16 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
+def _toml_error_line(message: str, path: Path) -> int | None:
+    # tomllib puts the place in the message: "(at line 2, column 9)" or "(at end of document)".
+    found = re.search(r"at line (\d+)", message)
+    if found:
+        return int(found.group(1))
+    if "end of document" in message:
+        return path.read_text(encoding="utf-8", errors="replace").count("\n") + 1
+    return None
+
+
 def load_config(path: Path | None) -> Config:
     """Read and validate a config file; ``None`` gives the defaults."""
     if path is None:
@@ -85,7 +96,7 @@ def load_config(path: Path | None) -> Config:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        line = _toml_error_line(str(exc), path)
         raise ConfigError(f"invalid TOML: {exc}", path=str(path), line=line) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config: {exc}", path=str(path)) from None

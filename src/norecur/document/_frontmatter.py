@@ -67,9 +67,12 @@ def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
     text = "\n".join(lines[opening + 1 : closing])
     offset = opening + 2  # file line of the first YAML line
     loader = _Loader(text)
+    field_lines: dict[FieldPath, int] = {}
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else {}
+        # One pass builds the data and the line map; PyYAML's own constructor would walk the
+        # tree a second time in pure Python, which dominated the cost of reading a file.
+        data = _Builder(loader, offset, field_lines, path).build(node) if node is not None else {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + offset if mark is not None else offset
@@ -87,48 +90,91 @@ def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
             path=path,
             line=offset,
         )
-    field_lines: dict[FieldPath, int] = {}
-    if node is not None:
-        _walk(node, (), offset, field_lines, path, set())
     return FrontMatter(data, opening + 1, closing + 1, field_lines), closing + 1
 
 
-def _walk(
-    node: yaml.Node,
-    prefix: FieldPath,
-    offset: int,
-    out: dict[FieldPath, int],
-    path: str,
-    seen_nodes: set[int],
-) -> None:
-    if isinstance(node, yaml.CollectionNode):
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALARS = yaml.SafeLoader.yaml_constructors
+
+
+class _Builder:
+    """Builds Python data from a composed YAML node tree, recording the line of every field.
+
+    Scalars other than strings go through PyYAML's safe constructors, so ints, floats, bools,
+    nulls and timestamps mean exactly what they mean to ``yaml.safe_load``.
+    """
+
+    def __init__(self, loader: Any, offset: int, lines: dict[FieldPath, int], path: str) -> None:
+        self.loader = loader
+        self.offset = offset
+        self.lines = lines
+        self.path = path
+        self.seen: set[int] = set()
+
+    def error(self, message: str, node: yaml.Node, prefix: FieldPath) -> FrontMatterError:
+        field = ".".join(str(p) for p in prefix) or None
+        return FrontMatterError(
+            message, path=self.path, line=node.start_mark.line + self.offset, field=field
+        )
+
+    def build(self, node: yaml.Node, prefix: FieldPath = ()) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR:
+                return node.value
+            constructor = _SCALARS.get(node.tag)
+            if constructor is None or node.tag in (_MAP, _SEQ):
+                raise self.error(
+                    f"YAML tag {node.tag!r} is not supported in postmortems", node, prefix
+                )
+            return constructor(self.loader, node)
         # An alias makes two paths share one node; refusing it keeps every field at one place in
         # the file and stops alias bombs from expanding exponentially.
-        if id(node) in seen_nodes:
-            raise FrontMatterError(
+        if id(node) in self.seen:
+            raise self.error(
                 "YAML aliases (*name) are not supported in postmortems; write the value out",
-                path=path,
-                line=node.start_mark.line + offset,
-                field=".".join(str(p) for p in prefix) or None,
+                node,
+                prefix,
             )
-        seen_nodes.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
-            line = key_node.start_mark.line + offset
-            if key in seen:
-                where = ".".join(str(p) for p in (*prefix, key))
-                raise FrontMatterError(
-                    f"duplicate key (first on line {seen[key]}); YAML would silently keep only the last",
-                    path=path,
-                    line=line,
-                    field=where,
+        self.seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                raise self.error(
+                    f"YAML tag {node.tag!r} is not supported in postmortems", node, prefix
                 )
-            seen[key] = line
-            out[(*prefix, key)] = line
-            _walk(value_node, (*prefix, key), offset, out, path, seen_nodes)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            out[(*prefix, index)] = item.start_mark.line + offset
-            _walk(item, (*prefix, index), offset, out, path, seen_nodes)
+            result: dict[Any, Any] = {}
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise self.error(
+                        "YAML merge keys (<<) are not supported in postmortems", key_node, prefix
+                    )
+                key = self.build(key_node, prefix)
+                line = key_node.start_mark.line + self.offset
+                if isinstance(key, (dict, list)):
+                    raise self.error("a mapping key must be a plain value", key_node, prefix)
+                if key in first:
+                    raise FrontMatterError(
+                        f"duplicate key (first on line {first[key]}); YAML would silently keep only the last",
+                        path=self.path,
+                        line=line,
+                        field=".".join(str(p) for p in (*prefix, key)),
+                    )
+                first[key] = line
+                self.lines[(*prefix, key)] = line
+                result[key] = self.build(value_node, (*prefix, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                raise self.error(
+                    f"YAML tag {node.tag!r} is not supported in postmortems", node, prefix
+                )
+            items = []
+            for index, item in enumerate(node.value):
+                self.lines[(*prefix, index)] = item.start_mark.line + self.offset
+                items.append(self.build(item, (*prefix, index)))
+            return items
+        raise self.error(
+            f"unexpected YAML node {type(node).__name__}", node, prefix
+        )  # pragma: no cover

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -36,6 +35,7 @@ class LintContext:
     config: Config
     today: date
     calendar: BusinessCalendar = field(repr=False, default_factory=BusinessCalendar)
+    _prose_lines: dict[str, list[tuple[int, str]]] = field(default_factory=dict, repr=False)
 
     @property
     def pm(self) -> Postmortem:
@@ -61,15 +61,21 @@ class LintContext:
             return self.line_of(path)
         return self.part_line(part_key)
 
-    def prose_lines(self, part_key: str) -> Iterator[tuple[int, str]]:
-        """``(file line, text)`` of a part's prose, with HTML comments blanked out."""
-        section = self.parsed.section(part_key)
-        if section is None or not section.body:
-            return
-        body = _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), section.body)
-        for offset, text in enumerate(body.split("\n"), start=1):
-            if text.strip():
-                yield section.line + offset, text
+    def prose_lines(self, part_key: str) -> list[tuple[int, str]]:
+        """``(file line, text)`` of a part's non-blank prose lines, HTML comments blanked out."""
+        cached = self._prose_lines.get(part_key)
+        if cached is None:
+            cached = []
+            section = self.parsed.section(part_key)
+            if section is not None and section.body:
+                body = _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), section.body)
+                cached = [
+                    (section.line + offset, text)
+                    for offset, text in enumerate(body.split("\n"), start=1)
+                    if text.strip()
+                ]
+            self._prose_lines[part_key] = cached
+        return cached
 
     @cached_property
     def prose_text(self) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 
 from norecur.lint._context import LintContext, Violation
 from norecur.lint._rule import Rule
@@ -396,26 +397,31 @@ class VagueAction(Rule):
     reads = ("follow_ups",)
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
-        vague = _VAGUE_UNLESS_SPECIFIC + tuple(p.lower() for p in ctx.config.vague_phrases)
+        always, unless_specific = _vague_patterns(tuple(ctx.config.vague_phrases))
         for index, follow_up in enumerate(ctx.pm.follow_ups):
             action = follow_up.action
             if not action:
                 continue
             lowered = " ".join(action.lower().split())
-            hit = next((p for p in _ALWAYS_VAGUE if _contains(lowered, p)), None)
-            if hit is None and not _SPECIFIC.search(action):
-                hit = next((p for p in vague if _contains(lowered, p)), None)
-            if hit is not None:
+            match = always.search(lowered)
+            if match is None and not _SPECIFIC.search(action):
+                match = unless_specific.search(lowered)
+            if match is not None:
                 yield Violation(
-                    f"{_label(index, follow_up)} is vague ('{hit}'): name what changes and how "
-                    "it is measured",
+                    f"{_label(index, follow_up)} is vague ('{match.group(0)}'): name what changes "
+                    "and how it is measured",
                     field=("follow_ups", index, "action"),
                     suggestion="<verb> <specific component> so that <metric> <threshold> by <date>",
                 )
 
 
-def _contains(text: str, phrase: str) -> bool:
-    return re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text) is not None
+@lru_cache(maxsize=32)
+def _vague_patterns(extra: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    def phrases(items: Iterable[str]) -> re.Pattern[str]:
+        ordered = sorted({" ".join(p.lower().split()) for p in items}, key=len, reverse=True)
+        return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in ordered) + r")(?!\w)")
+
+    return phrases(_ALWAYS_VAGUE), phrases(_VAGUE_UNLESS_SPECIFIC + extra)
 
 
 class NoApparatusFollowUp(Rule):

@@ -1,0 +1,5 @@
+"""``python -m norecur`` runs the CLI."""
+
+from norecur.cli import main
+
+main()
