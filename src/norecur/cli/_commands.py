@@ -298,39 +298,73 @@ def config_docs() -> None:
     sys.stdout.write("\n".join(out))
 
 
+# What the demo breaks in a copy of the worked example, to show the linter catching it.
+_DEMO_BREAKAGE = (
+    ("  primary: prompt\n", "  primary: prompts\n"),
+    ("    owner: Arjun Rao\n    due: 2026-05-21\n", "    due: 2026-05-21\n"),
+    (
+        "Pre-deploy eval did not catch the regression",
+        "Priya Iyer deployed the prompt without a slice check, a human error. Pre-deploy eval "
+        "did not catch the regression",
+    ),
+)
+
+
 @app.command()
 def demo(
     examples: Annotated[Path, typer.Option(help="Folder of example postmortems.")] = Path(
         "examples/postmortems"
     ),
     out: Annotated[Path, typer.Option(help="Folder for the artefacts.")] = Path("out/demo"),
+    worked: Annotated[str, typer.Option(help="The example to show and break.")] = "INC-2026-0512",
 ) -> None:
-    """Run the end-to-end demo: lint the examples and render one of them.
+    """Run the end-to-end demo: lint the examples, show one, catch what a broken copy gets wrong.
 
     Example: [bold]norecur demo --out /tmp/norecur-demo[/bold]
     """
-    if not examples.is_dir():
-        raise NorecurError(
-            "examples folder not found (run from the repository root)", path=str(examples)
-        )
+    source = examples / f"{worked}.md"
+    if not source.is_file():
+        raise NorecurError("example not found (run from the repository root)", path=str(source))
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    print(f"== norecur lint {examples}")
+    timings: list[tuple[str, float]] = []
     linter = Linter(_config(None, examples))
+
+    print(f"== 1. norecur lint {examples}")
+    started = time.perf_counter()
     result = linter.lint_paths([examples])
+    timings.append((f"lint {result.files} examples", time.perf_counter() - started))
     sys.stdout.write(REPORTERS["text"]().report(result, linter.registry))
-    lint_seconds = time.perf_counter() - started
-    files = sorted(examples.glob("*.md"))
-    if not files:
-        raise NorecurError("no postmortems in the examples folder", path=str(examples))
-    chosen = files[0]
-    print(f"\n== norecur show {chosen}")
-    parsed = read_postmortem(chosen)
+
+    print(f"\n== 2. norecur show {source}")
+    started = time.perf_counter()
+    parsed = read_postmortem(source)
     show_postmortem(parsed)
-    html_path = out / f"{chosen.stem}.html"
+    html_path = out / f"{worked}.html"
     html_path.write_text(render_html(parsed.postmortem, version=__version__), encoding="utf-8")
-    print(f"\nartefacts:\n  {html_path}  (rendered postmortem)")
-    print(f"timings:\n  lint {result.files} files: {lint_seconds * 1000:.0f} ms")
+    timings.append(("show + render HTML", time.perf_counter() - started))
+
+    broken = out / "broken" / f"{worked}.md"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    text = source.read_text(encoding="utf-8")
+    for old, new_text in _DEMO_BREAKAGE:
+        if old not in text:
+            raise NorecurError(f"the demo expects {old.strip()!r} in the example", path=str(source))
+        text = text.replace(old, new_text, 1)
+    broken.write_text(text, encoding="utf-8")
+    print(
+        f"\n== 3. norecur lint {broken}  (a copy with a typo'd cause, an unowned follow-up, blame)"
+    )
+    started = time.perf_counter()
+    caught = linter.lint_paths([broken])
+    timings.append(("lint the broken copy", time.perf_counter() - started))
+    sys.stdout.write(REPORTERS["text"]().report(caught, linter.registry))
+
+    print("\nartefacts:")
+    print(f"  {html_path}  (the worked example as one HTML page)")
+    print(f"  {broken}  (the broken copy)")
+    print("timings:")
+    for label, seconds in timings:
+        print(f"  {label:<24} {seconds * 1000:7.0f} ms")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 

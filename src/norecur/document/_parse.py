@@ -12,6 +12,8 @@ offending top-level field left out of the model and recorded in ``issues`` for t
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,6 +303,12 @@ def _type_message(error: Any) -> str:
 def _contract_message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field"
+    if error["type"] == "enum":
+        allowed = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        value = error.get("input")
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{value!r} is not one of {', '.join(allowed)}{hint}"
     if error["type"] == "missing":
         return "required field is missing"
     message = str(error["msg"])

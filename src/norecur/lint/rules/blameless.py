@@ -200,7 +200,7 @@ class PersonAsCause(Rule):
 
     code = "PM701"
     name = "person-as-cause"
-    reads = ("authors", "on_call", "reviewers", "follow_ups", "timeline", "cause")
+    # No `reads`: prose is checked even while a front-matter field has a contract issue.
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         pattern = _person_pattern(tuple(sorted(ctx.pm.people())))
@@ -260,7 +260,6 @@ class BlameWording(Rule):
 
     code = "PM702"
     name = "blame-wording"
-    reads = ("cause", "follow_ups")
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         pattern = _blame_pattern(tuple(ctx.config.blame_phrases))
