@@ -22,7 +22,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 venv: $(STAMP)
 
 $(SARIF_SCHEMA):
-	@command -v npm >/dev/null || { echo "npm is needed to fetch the SARIF schema"; exit 2; }
+	@command -v npm >/dev/null || { echo "npm not found: installing Debian's npm"; \
+	  (apt-get update -qq && apt-get install -y -qq npm >/dev/null) || { echo "npm is needed to fetch the SARIF schema"; exit 2; }; }
 	mkdir -p .cache/sarif && cd .cache/sarif && npm pack --silent $(SARIF_PKG) >/dev/null \
 	  && tar xzf microsoft-jest-sarif-*.tgz package/lib/schemas/sarif-2.1.0-rtm.5.json \
 	  && mv package/lib/schemas/sarif-2.1.0-rtm.5.json . && rm -rf package microsoft-jest-sarif-*.tgz

@@ -21,6 +21,10 @@ Case keys:
     the date the SLO rules treat as today (default 2026-11-21).
 ``expect``
     the findings, ``[{code, line}, ...]`` (plus ``file`` with ``files``); ``[]`` for a pass.
+    An entry may also give the ``suggestion`` the finding must carry.
+``xfail``
+    a suspected bug in a rule, as the reason: the case states the behaviour the rule should
+    have and is expected to fail (strictly) until the rule is fixed.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ HERE = Path(__file__).parent
 CASES_DIR = HERE / "rule_cases"
 EXAMPLES = HERE.parent.parent / "examples" / "postmortems"
 DEFAULT_TODAY = dt.date(2026, 11, 21)
-CASE_KEYS = {"name", "base", "replace", "files", "config", "today", "expect"}
+CASE_KEYS = {"name", "base", "replace", "files", "config", "today", "expect", "xfail"}
 # Rules the engine raises without a document to break: the failing case lives in Python.
 FAILING_CASE_IN_PYTHON = {
     "PM000": "tests/lint/test_rule_docs.py::test_crashing_rule_becomes_a_pm000_finding",
@@ -60,7 +64,12 @@ def _load_case_files() -> dict[str, dict[str, Any]]:
 
 CASE_FILES = _load_case_files()
 CASES = [
-    pytest.param(code, case, id=f"{code}-{index}-{_slug}")
+    pytest.param(
+        code,
+        case,
+        id=f"{code}-{index}-{_slug}",
+        marks=[pytest.mark.xfail(reason=case["xfail"], strict=True)] if case.get("xfail") else [],
+    )
     for code, data in CASE_FILES.items()
     for index, case in enumerate(data["cases"])
     for _slug in [re.sub(r"[^a-z0-9]+", "-", str(case.get("name", "")).lower()).strip("-")]
@@ -91,12 +100,16 @@ def _expected(case: dict[str, Any], multi: bool) -> list[tuple]:
 
 
 def run_case(case: dict[str, Any], tmp_path: Path) -> tuple[list[tuple], list[tuple]]:
-    """Lint the case's file(s); ``(actual, expected)`` as sorted tuples."""
+    """Lint the case's file(s); ``(actual, expected)`` as sorted tuples.
+
+    Expected suggestions are checked here; the caller compares the findings.
+    """
     unknown = set(case) - CASE_KEYS
     assert not unknown, f"unknown case keys {sorted(unknown)}"
     linter = Linter(Config.from_mapping(case.get("config") or {}), today=_today(case))
     if "files" in case:
-        assert "base" not in case and "replace" not in case, "use either files or base/replace"
+        assert "base" not in case, "use either files or base/replace"
+        assert "replace" not in case, "use either files or base/replace"
         paths = []
         for index, spec in enumerate(case["files"]):
             folder = tmp_path / str(index)
@@ -113,8 +126,22 @@ def run_case(case: dict[str, Any], tmp_path: Path) -> tuple[list[tuple], list[tu
         path.write_text(_apply(case["base"], case.get("replace")), encoding="utf-8")
         result = linter.lint_paths([path], jobs=1)
         actual = sorted((f.code, f.line) for f in result.findings)
+        where = {}
         multi = False
     assert result.errors == [], f"the case does not parse: {result.errors}"
+    for entry in case.get("expect") or []:
+        if "suggestion" not in entry:
+            continue
+        suggestions = [
+            f.suggestion
+            for f in result.findings
+            if f.code == entry["code"]
+            and f.line == entry["line"]
+            and (not multi or where[f.path] == entry["file"])
+        ]
+        assert entry["suggestion"] in suggestions, (
+            f"{entry['code']} at line {entry['line']}: suggestions {suggestions}"
+        )
     return actual, _expected(case, multi)
 
 
@@ -135,7 +162,7 @@ def test_every_rule_has_failing_and_passing_cases() -> None:
         f"case files of no rule: {sorted(set(CASE_FILES) - codes)}"
     )
     for code, data in CASE_FILES.items():
-        cases = data["cases"]
+        cases = [case for case in data["cases"] if not case.get("xfail")]
         assert any(not _is_failing(case) for case in cases), f"{code}: no passing case"
         if code in FAILING_CASE_IN_PYTHON:
             continue

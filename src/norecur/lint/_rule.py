@@ -125,6 +125,8 @@ class RuleRegistry:
 
     def register(self, rule: type[Rule]) -> type[Rule]:
         """Add ``rule``; usable as a class decorator."""
+        if not (isinstance(rule, type) and issubclass(rule, Rule)):
+            raise ValueError(f"{rule!r} is not a subclass of norecur.lint.Rule")
         code, name = getattr(rule, "code", None), getattr(rule, "name", None)
         if not isinstance(code, str) or not _CODE.match(code):
             raise ValueError(f"{rule.__name__}: code {code!r} is not of the form PM123")
@@ -139,6 +141,10 @@ class RuleRegistry:
         self._rules[code] = rule
         self._names[name] = code
         return rule
+
+    def _unregister(self, rule: type[Rule]) -> None:
+        self._rules.pop(rule.code, None)
+        self._names.pop(rule.name, None)
 
     def alias(self, retired: str, current: str) -> None:
         """Keep ``retired`` working as a selector/suppression code for ``current``."""
@@ -185,11 +191,14 @@ class RuleRegistry:
         register is recorded in :attr:`broken` and skipped; the others still load.
         """
         for entry_point in sorted(entry_points(group=group), key=lambda ep: ep.name):
+            added: list[type[Rule]] = []
             try:
-                rules = entry_point.load()
-                for rule in rules:
+                for rule in entry_point.load():
                     self.register(rule)
+                    added.append(rule)
             except Exception as exc:  # a broken plugin must not take the linter down
+                for rule in added:  # all of a plugin's rules, or none of them
+                    self._unregister(rule)
                 self.broken.append(
                     PluginError(f"lint rule plugin {entry_point.name!r} failed to load: {exc}")
                 )

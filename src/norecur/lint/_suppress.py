@@ -14,7 +14,7 @@ __all__ = ["Suppression", "find_suppressions"]
 
 _MARK = re.compile(
     r"(?:#|<!--)\s*norecur:\s*ignore\s+(?P<codes>PM\d{3}(?:\s*,\s*PM\d{3})*)"
-    r"(?:\s*--\s*(?P<reason>.*?))?\s*(?:-->)?\s*$"
+    r"(?:\s+--(?!>)\s*(?P<reason>.*?))?\s*(?:-->)?\s*$"
 )
 _COMMENT_ONLY = re.compile(r"^\s*(?:#.*|<!--.*-->)\s*$")
 

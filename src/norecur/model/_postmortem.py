@@ -113,6 +113,16 @@ class Milestones(_Model):
         zone = self.zone()
         return moment.replace(tzinfo=zone) if zone else None
 
+    def local_date(self, name: str) -> date | None:
+        """The calendar date of milestone ``name`` in ``timezone`` (else as written)."""
+        value: datetime | None = getattr(self, name)
+        if value is None:
+            return None
+        zone = self.zone()
+        if zone is not None and value.tzinfo is not None:
+            return value.astimezone(zone).date()
+        return value.date()
+
     def present(self) -> list[tuple[str, datetime]]:
         """The milestones that are set, in canonical order."""
         return [(name, value) for name in MILESTONES if (value := getattr(self, name)) is not None]

@@ -33,7 +33,7 @@ from norecur.lint.rules.milestones import (
     MilestoneWithoutTimezone,
     ResolutionMissing,
 )
-from norecur.lint.rules.slo import DraftPastSlo, PublishedLate
+from norecur.lint.rules.slo import DraftPastSlo, PublishedBeforeResolution, PublishedLate
 from norecur.lint.rules.structure import (
     DuplicateId,
     DuplicatePart,
@@ -88,6 +88,7 @@ RULES = (
     MilestoneWithoutTimezone,
     PublishedLate,
     DraftPastSlo,
+    PublishedBeforeResolution,
 )
 
 __all__ = [
@@ -122,6 +123,7 @@ __all__ = [
     "PartsOutOfOrder",
     "PersonAsCause",
     "PrimaryCauseUnclassified",
+    "PublishedBeforeResolution",
     "PublishedLate",
     "ResolutionMissing",
     "RuleCrashed",

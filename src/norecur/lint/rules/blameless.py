@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from norecur.lint._context import LintContext, Violation
 from norecur.lint._rule import Rule
+from norecur.lint.rules._text import looks_like_a_name
 
 __all__ = ["BlameWording", "PersonAsCause"]
 
@@ -118,8 +119,6 @@ _BLAME = (
     r"sloppy",
     r"reckless(?:ly|ness)?",
     r"lazy",
-    r"blamed?",
-    r"to blame",
     r"dropped the ball",
     r"(?:screwed|messed) up",
 )
@@ -203,7 +202,15 @@ class PersonAsCause(Rule):
     # No `reads`: prose is checked even while a front-matter field has a contract issue.
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
-        pattern = _person_pattern(tuple(sorted(ctx.pm.people())))
+        people = ctx.pm.people()
+        # Owners and timeline actors are often roles or systems ("drill lead", "quality
+        # alerting"); only those that look like a personal name count as people.
+        names = sorted(
+            name
+            for name, source in people.items()
+            if source in ("authors", "on_call", "reviewers") or looks_like_a_name(name)
+        )
+        pattern = _person_pattern(tuple(names))
         if pattern is None:
             return
         places = list(_texts(ctx, ("cause", "went_wrong")))
@@ -235,9 +242,10 @@ class BlameWording(Rule):
     """Blame wording: "human error", "careless", "should have known", "fault of", ...
 
     What it checks:
-        All prose, contributing-factor descriptions and follow-up actions, for wording that
+        All prose, the text before the first part, and every text field of the front matter
+        (contributing factors, actions, reasons, timeline events, impact), for wording that
         assigns blame to people: human/operator error, careless, negligent, sloppy, "should
-        have known/caught/noticed", "fault of", "to blame", "dropped the ball".
+        have known/caught/noticed", "fault of", "their fault", "dropped the ball".
 
     Why it matters:
         "Human error" ends the analysis where it should start: which safeguard was missing,
@@ -264,23 +272,18 @@ class BlameWording(Rule):
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         pattern = _blame_pattern(tuple(ctx.config.blame_phrases))
         places: list[tuple[int, int, str]] = []
+        if ctx.parsed.preamble:
+            first = ctx.parsed.preamble_line
+            for offset, text in enumerate(ctx.parsed.text.split("\n")[first - 1 :], start=0):
+                if ctx.parsed.sections and first + offset >= ctx.parsed.sections[0].line:
+                    break
+                places.append((first + offset, 0, text))
         for section in ctx.parsed.sections:
             if section.part is not None:
                 places.extend((line, 0, text) for line, text in ctx.prose_lines(section.part.key))
         places = sorted(set(places))
-        if ctx.pm.cause is not None:
-            for index, factor in enumerate(ctx.pm.cause.contributing):
-                if factor.description:
-                    places.append(
-                        (
-                            ctx.line_of(("cause", "contributing", index, "description")),
-                            -1,
-                            factor.description,
-                        )
-                    )
-        for index, follow_up in enumerate(ctx.pm.follow_ups):
-            if follow_up.action:
-                places.append((ctx.line_of(("follow_ups", index, "action")), -1, follow_up.action))
+        for path, text in _strings(ctx.parsed.front_matter.data, ()):
+            places.append((ctx.line_of(path), -1, text))
         for line, offset, text in places:
             for match in pattern.finditer(text):
                 yield Violation(
@@ -289,3 +292,17 @@ class BlameWording(Rule):
                     column=match.start() + 1 if offset >= 0 else 1,
                     suggestion=_DEFAULT_REWRITE,
                 )
+
+
+def _strings(
+    value: object, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every string in the front matter with its path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from norecur.lint._context import LintContext, Violation
 from norecur.lint._rule import Rule
+from norecur.lint.rules._text import is_placeholder
 from norecur.model import MILESTONES, FollowUp, FollowUpStatus, FollowUpType, Postmortem
 
 __all__ = [
@@ -109,10 +110,11 @@ class FollowUpWithoutOwner(Rule):
     code = "PM502"
     name = "follow-up-without-owner"
     reads = ("follow_ups",)
+    owns = ("follow_ups.*.owner",)
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         for index, follow_up in enumerate(ctx.pm.follow_ups):
-            if not follow_up.owner:
+            if is_placeholder(follow_up.owner):
                 yield Violation(
                     f"{_label(index, follow_up)} has no owner", field=("follow_ups", index)
                 )
@@ -306,10 +308,11 @@ class WontDoWithoutReason(Rule):
     code = "PM507"
     name = "wont-do-without-reason"
     reads = ("follow_ups",)
+    owns = ("follow_ups.*.reason",)
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         for index, follow_up in enumerate(ctx.pm.follow_ups):
-            if follow_up.status is FollowUpStatus.WONT_DO and not follow_up.reason:
+            if follow_up.status is FollowUpStatus.WONT_DO and is_placeholder(follow_up.reason):
                 yield Violation(
                     f"{_label(index, follow_up)} is wont-do without a reason",
                     field=("follow_ups", index, "status"),
@@ -360,7 +363,8 @@ _VAGUE_UNLESS_SPECIFIC = (
 )
 # Something measurable: a number, a code span, an identifier, a path, a URL or a ticket key.
 _SPECIFIC = re.compile(
-    r"\d|`[^`]+`|\b\w+_\w+\b|\b\w+\.\w+\b|/\w|https?://|\b[A-Z][A-Z0-9]+-\d+\b|\"[^\"]+\"|'[^']+'"
+    r"\d|`[^`]+`|\b\w+_\w+\b|\b\w{2,}\.\w{2,}\b|/\w|https?://|\b[A-Z][A-Z0-9]+-\d+\b"
+    r"|(?<!\w)\"[^\"\n]+\"(?!\w)|(?<!\w)'[^'\n]+'(?!\w)"
 )
 
 
@@ -495,6 +499,7 @@ class ApparatusFollowUpWithoutKind(Rule):
     code = "PM510"
     name = "apparatus-follow-up-without-kind"
     reads = ("follow_ups",)
+    owns = ("follow_ups.*.apparatus_kind",)
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         for index, follow_up in enumerate(ctx.pm.follow_ups):
@@ -537,10 +542,11 @@ class FollowUpWithoutAction(Rule):
     code = "PM511"
     name = "follow-up-without-action"
     reads = ("follow_ups",)
+    owns = ("follow_ups.*.action",)
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         for index, follow_up in enumerate(ctx.pm.follow_ups):
-            if not follow_up.action:
+            if is_placeholder(follow_up.action):
                 yield Violation(
                     f"{_label(index, follow_up)} has no action", field=("follow_ups", index)
                 )

@@ -8,7 +8,7 @@ from norecur.lint._context import LintContext, Violation
 from norecur.lint._rule import Rule
 from norecur.model import PostmortemStatus
 
-__all__ = ["DraftPastSlo", "PublishedLate"]
+__all__ = ["DraftPastSlo", "PublishedBeforeResolution", "PublishedLate"]
 
 
 class PublishedLate(Rule):
@@ -40,15 +40,15 @@ class PublishedLate(Rule):
     reads = ("incident", "dates", "status")
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
-        resolved = ctx.pm.incident.resolved
+        resolved = ctx.pm.incident.local_date("resolved")
         published = ctx.pm.dates.published
         if resolved is None or published is None:
             return
-        days = ctx.calendar.business_days_between(resolved.date(), published)
+        days = ctx.calendar.business_days_between(resolved, published)
         limit = ctx.config.slo_business_days
         if days > limit:
             yield Violation(
-                f"published {days} business days after resolution ({resolved.date()} to "
+                f"published {days} business days after resolution ({resolved} to "
                 f"{published}); the SLO is {limit}",
                 field=("dates", "published"),
             )
@@ -81,14 +81,52 @@ class DraftPastSlo(Rule):
 
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         status = ctx.pm.status
-        resolved = ctx.pm.incident.resolved
+        resolved = ctx.pm.incident.local_date("resolved")
         if status not in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW) or resolved is None:
             return
-        days = ctx.calendar.business_days_between(resolved.date(), ctx.today)
+        days = ctx.calendar.business_days_between(resolved, ctx.today)
         limit = ctx.config.slo_business_days
         if days > limit:
-            due = ctx.calendar.add_business_days(resolved.date(), limit)
+            due = ctx.calendar.add_business_days(resolved, limit)
             yield Violation(
                 f"still {status.value} {days} business days after resolution; it was due {due}",
                 field=("status",),
+            )
+
+
+class PublishedBeforeResolution(Rule):
+    """The postmortem's publication date is before the incident was resolved.
+
+    What it checks:
+        `dates.published` is on or after the date of `incident.resolved` (in the incident's
+        zone).
+
+    Why it matters:
+        A postmortem published before resolution is a typo in one of the dates; it makes the
+        completion SLO look met (negative business days) and hides a late postmortem.
+
+    Example:
+        ```yaml
+        dates:
+          published: 2025-05-15   # the incident was resolved 2026-05-12
+        ```
+
+    Instead:
+        Correct the year, month or day of whichever date is wrong.
+
+    Options:
+        None.
+    """
+
+    code = "PM903"
+    name = "published-before-resolution"
+    reads = ("incident", "dates")
+
+    def _check(self, ctx: LintContext) -> Iterable[Violation]:
+        resolved = ctx.pm.incident.local_date("resolved")
+        published = ctx.pm.dates.published
+        if resolved is not None and published is not None and published < resolved:
+            yield Violation(
+                f"published {published}, before the incident was resolved ({resolved})",
+                field=("dates", "published"),
             )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from norecur.lint._context import LintContext, Violation
 from norecur.lint._finding import Finding
 from norecur.lint._rule import ProjectRule, Rule
+from norecur.lint.rules._text import is_placeholder
 from norecur.model import PARTS
 
 __all__ = [
@@ -23,20 +23,6 @@ __all__ = [
     "SeverityNotInScale",
     "UnknownPart",
 ]
-
-_PLACEHOLDER = re.compile(
-    r"^\W*(todo|tbd|tbc|n/?a|none|nothing|fixme|xxx|placeholder|to be (?:determined|written|added)"
-    r"|fill (?:me|this) in|lorem ipsum.*|-+|\.+|\?+)\W*$",
-    re.IGNORECASE,
-)
-
-
-def is_placeholder(text: str | None) -> bool:
-    """True for empty text or text that only holds a placeholder (TODO, TBD, N/A, "-", ...)."""
-    if text is None:
-        return True
-    stripped = text.strip()
-    return not stripped or bool(_PLACEHOLDER.match(stripped))
 
 
 class PartMissing(Rule):
@@ -434,7 +420,7 @@ class SeverityNotInScale(Rule):
     def _check(self, ctx: LintContext) -> Iterable[Violation]:
         severity = ctx.pm.severity
         scale = ctx.config.severity_scale
-        if severity is not None and severity not in scale:
+        if not is_placeholder(severity) and severity not in scale:  # PM108 reports placeholders
             close = [s for s in scale if s.lower() == severity.strip().lower()]
             yield Violation(
                 f"severity '{severity}' is not on the scale {', '.join(scale)}",
