@@ -22,7 +22,14 @@ from pydantic import ValidationError
 
 from norecur.document._frontmatter import FieldPath, FrontMatter, load_front_matter
 from norecur.errors import DocumentError, FrontMatterError
-from norecur.model import Narrative, Part, Postmortem, heading_lines, part_for_heading
+from norecur.model import (
+    Narrative,
+    Part,
+    Postmortem,
+    heading_lines,
+    part_for_heading,
+    tidy_prose,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -183,7 +190,7 @@ def parse_postmortem(
     for section in sections:
         if section.part is not None and section.level == 2:
             part_sections.setdefault(section.part.key, section)
-    narrative = _narrative(part_sections, path)
+    narrative = _narrative(part_sections)
     postmortem, issues, invalid = _validate(front_matter, narrative, path)
     return ParsedPostmortem(
         path=path,
@@ -256,11 +263,12 @@ def _split_sections(
     return sections, title_heading, preamble, body_start + 1
 
 
-def _narrative(part_sections: dict[str, Section], path: str) -> Narrative:
-    try:
-        return Narrative(**{key: section.body for key, section in part_sections.items()})
-    except ValidationError as exc:  # pragma: no cover - headings are split out before this
-        raise DocumentError(str(exc), path=path) from None
+def _narrative(part_sections: dict[str, Section]) -> Narrative:
+    # Bodies were cut at every H1/H2 heading, so they hold none: only the tidying of
+    # normalize_prose is needed, not its heading scan (which is most of its cost).
+    return Narrative.model_construct(
+        **{key: tidy_prose(section.body) for key, section in part_sections.items()}
+    )
 
 
 def _validate(

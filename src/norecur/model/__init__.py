@@ -16,7 +16,7 @@ from norecur.model._postmortem import (
     Postmortem,
     TimelineEntry,
 )
-from norecur.model._prose import heading_lines, normalize_prose
+from norecur.model._prose import heading_lines, normalize_prose, tidy_prose
 from norecur.model._taxonomy import (
     PARTS,
     ApparatusKind,
@@ -55,4 +55,5 @@ __all__ = [
     "heading_lines",
     "normalize_prose",
     "part_for_heading",
+    "tidy_prose",
 ]

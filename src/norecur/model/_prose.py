@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["heading_lines", "normalize_prose"]
+__all__ = ["heading_lines", "normalize_prose", "tidy_prose"]
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
@@ -42,13 +42,16 @@ def heading_lines(text: str, *, max_level: int = 2) -> list[tuple[int, int, str]
     return found
 
 
-def normalize_prose(text: str) -> str:
-    """Line endings to ``\\n``, trailing white space off each line, outer blank lines off.
-
-    Refuses H1/H2 headings: inside a part they would start a new part when the file is read back.
-    """
+def tidy_prose(text: str) -> str:
+    """Line endings to ``\\n``, trailing white space off each line, outer blank lines off."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    normalized = "\n".join(lines).strip("\n")
+    return "\n".join(lines).strip("\n")
+
+
+def normalize_prose(text: str) -> str:
+    """:func:`tidy_prose`, refusing H1/H2 headings: inside a part they would start a new part
+    when the file is read back."""
+    normalized = tidy_prose(text)
     headings = heading_lines(normalized)
     if headings:
         _index, level, title = headings[0]

@@ -282,8 +282,13 @@ class BlameWording(Rule):
             if section.part is not None:
                 places.extend((line, 0, text) for line, text in ctx.prose_lines(section.part.key))
         places = sorted(set(places))
-        for path, text in _strings(ctx.parsed.front_matter.data, ()):
-            places.append((ctx.line_of(path), -1, text))
+        strings = list(_strings(ctx.parsed.front_matter.data, ()))
+        # One search over all front-matter text first: most files have no blame wording, and
+        # placing every string at its line would cost more than the check itself.
+        if pattern.search("\n".join(text for _path, text in strings)):
+            places.extend(
+                (ctx.line_of(path), -1, text) for path, text in strings if pattern.search(text)
+            )
         for line, offset, text in places:
             for match in pattern.finditer(text):
                 yield Violation(
