@@ -20,7 +20,18 @@ __all__ = [
     "FrontMatterError",
     "NorecurError",
     "PluginError",
+    "escape_controls",
 ]
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\n``, ``\\x1b``, ``\\u2028``), so
+    it prints as one line and cannot drive a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
 
 
 class NorecurError(Exception):
@@ -50,8 +61,7 @@ class NorecurError(Exception):
             where += ": "
         field = f"{self.field}: " if self.field else ""
         # One line, whatever the message holds: control characters from hostile input are escaped.
-        text = f"{where}{field}{self.message}"
-        return text.replace("\r", "\\r").replace("\n", "\\n")
+        return escape_controls(f"{where}{field}{self.message}")
 
     def __str__(self) -> str:
         return self.one_line()

@@ -25,7 +25,7 @@ def test_loads_norecur_toml(tmp_path):
     path = tmp_path / "norecur.toml"
     path.write_text(
         'ignore = ["PM508"]\nslo_business_days = 3\nholiday_country = "in"\n'
-        "today = 2026-06-01\n[subcategories]\nprompt = [\"template-regression\"]\n"
+        'today = 2026-06-01\n[subcategories]\nprompt = ["template-regression"]\n'
     )
     config = load_config(path)
     assert config.ignore == ("PM508",)
@@ -58,8 +58,8 @@ def test_pyproject_without_table_is_not_a_config(tmp_path):
         ("slo_business_days = true\n", "slo_business_days", "whole number"),
         ('holiday_country = "XX"\n', "holiday_country", "country code"),
         ('select = ["PMX"]\n', "select", "not a rule code"),
-        ("[subcategories]\ninfra = [\"db\"]\n", "subcategories", "never add a new class"),
-        ('severity_scale = []\n', "severity_scale", "at least one"),
+        ('[subcategories]\ninfra = ["db"]\n', "subcategories", "never add a new class"),
+        ("severity_scale = []\n", "severity_scale", "at least one"),
         ('today = "soon"\n', "today", "date"),
     ],
 )
@@ -84,7 +84,9 @@ def test_invalid_toml_names_the_line(tmp_path):
 
 def test_configuration_docs_are_generated_from_declarations():
     norecur = Path(sys.executable).parent / "norecur"
-    generated = subprocess.run([norecur, "config-docs"], capture_output=True, text=True, check=True).stdout
+    generated = subprocess.run(
+        [norecur, "config-docs"], capture_output=True, text=True, check=True
+    ).stdout
     committed = (ROOT / "docs" / "configuration.md").read_text()
     assert generated == committed, "docs/configuration.md is stale: run `make docs`"
     for option in OPTIONS:

@@ -24,9 +24,13 @@ def _isort_key(symbol: str) -> tuple[int, str]:
 
 
 def test_all_packages_found():
-    assert {"norecur.model", "norecur.document", "norecur.lint", "norecur.config", "norecur.cli"} <= set(
-        PACKAGES
-    )
+    assert {
+        "norecur.model",
+        "norecur.document",
+        "norecur.lint",
+        "norecur.config",
+        "norecur.cli",
+    } <= set(PACKAGES)
 
 
 @pytest.mark.parametrize("name", ["norecur", *PACKAGES])
@@ -56,9 +60,11 @@ def test_public_names_are_exported(name):
 def test_error_tree_has_one_root_and_carries_location():
     from norecur import errors
 
-    for symbol in errors.__all__:
-        cls = getattr(errors, symbol)
+    classes = [getattr(errors, s) for s in errors.__all__ if isinstance(getattr(errors, s), type)]
+    assert len(classes) == 5
+    for cls in classes:
         assert issubclass(cls, errors.NorecurError)
     error = errors.FrontMatterError("bad\nvalue", path="a.md", line=3, field="cause.primary")
     assert error.one_line() == "a.md:3: cause.primary: bad\\nvalue"
+    assert errors.escape_controls("a\x1b[31mb\u2028c") == "a\\x1b[31mb\\u2028c"
     assert isinstance(error, errors.DocumentError)

@@ -10,11 +10,12 @@ left out.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from norecur.document import parse_postmortem, render_markdown, render_parsed
 from norecur.model import (
@@ -48,19 +49,115 @@ from norecur.model import (
 CHARS = st.characters(exclude_categories=("Cs",))
 
 YAML_HOSTILE = (
-    "yes", "no", "on", "off", "y", "n", "Yes", "NO", "true", "False", "TRUE",
-    "null", "Null", "NULL", "~", "2026-01-01", "2026-01-01 10:00:00", "2026-01-01T10:00:00+05:30",
-    "12:30", "1:20:30", "1_000", "0x1F", "0o17", "0b101", "007", "+1", "-1.5", "1e3", "1.0e+3",
-    ".inf", "-.inf", ".nan", "NaN", "0", "3.14",
-    ": x", "a: b", "a:b", "#", "# c", "a #b", "a# b", "- a", "-", "--", "---", "--- x", "...",
-    "?", "? x", "|", "|-", ">", ">+", "*a", "&a", "!tag", "!!str", "%YAML 1.1", "@x", "`x`",
-    '"q"', "'q'", "'", '"', "{a: 1}", "[1, 2]", "{", "]", ",", "<<", "=", "\\", "\\n",
-    " lead", "trail ", " both ", "  ", " ", "\t", "tab\tin", "\ttab-lead",
-    "\nlead-newline", "trail-newline\n", "\n", "\n\n", "a\n\n", "\n a", " \n", "x\n\n\n",
-    "multi\nline\ntext", "line with trailing space \nnext", "  indented\nblock",
-    "crlf\r\nline", "cr\ronly", "ünïcödé ✓ 漢字 🚀", "\u00a0nbsp\u00a0", "zero\u200bwidth",
-    "\ufeffbom", "nel\x85break", "ls\u2028sep", "ps\u2029sep", "bell\x07", "nul\x00", "del\x7f",
-    "\U0010ffff", "a" * 150, " ".join(["word"] * 40), "x: " * 40,
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "Yes",
+    "NO",
+    "true",
+    "False",
+    "TRUE",
+    "null",
+    "Null",
+    "NULL",
+    "~",
+    "2026-01-01",
+    "2026-01-01 10:00:00",
+    "2026-01-01T10:00:00+05:30",
+    "12:30",
+    "1:20:30",
+    "1_000",
+    "0x1F",
+    "0o17",
+    "0b101",
+    "007",
+    "+1",
+    "-1.5",
+    "1e3",
+    "1.0e+3",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "NaN",
+    "0",
+    "3.14",
+    ": x",
+    "a: b",
+    "a:b",
+    "#",
+    "# c",
+    "a #b",
+    "a# b",
+    "- a",
+    "-",
+    "--",
+    "---",
+    "--- x",
+    "...",
+    "?",
+    "? x",
+    "|",
+    "|-",
+    ">",
+    ">+",
+    "*a",
+    "&a",
+    "!tag",
+    "!!str",
+    "%YAML 1.1",
+    "@x",
+    "`x`",
+    '"q"',
+    "'q'",
+    "'",
+    '"',
+    "{a: 1}",
+    "[1, 2]",
+    "{",
+    "]",
+    ",",
+    "<<",
+    "=",
+    "\\",
+    "\\n",
+    " lead",
+    "trail ",
+    " both ",
+    "  ",
+    " ",
+    "\t",
+    "tab\tin",
+    "\ttab-lead",
+    "\nlead-newline",
+    "trail-newline\n",
+    "\n",
+    "\n\n",
+    "a\n\n",
+    "\n a",
+    " \n",
+    "x\n\n\n",
+    "multi\nline\ntext",
+    "line with trailing space \nnext",
+    "  indented\nblock",
+    "crlf\r\nline",
+    "cr\ronly",
+    "ünïcödé ✓ 漢字 🚀",
+    "\u00a0nbsp\u00a0",
+    "zero\u200bwidth",
+    "\ufeffbom",
+    "nel\x85break",
+    "ls\u2028sep",
+    "ps\u2029sep",
+    "bell\x07",
+    "nul\x00",
+    "del\x7f",
+    "\U0010ffff",
+    "a" * 150,
+    " ".join(["word"] * 40),
+    "x: " * 40,
 )
 
 
@@ -128,7 +225,10 @@ def fenced_block(draw: st.DrawFn) -> str:
             st.sampled_from(
                 ["## not a heading", "# not a title", "## Summary", "---", "...", "code()", ""]
             )
-            | st.text(CHARS.filter(lambda c: c not in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=20),
+            | st.text(
+                CHARS.filter(lambda c: c not in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+                max_size=20,
+            ),
             max_size=4,
         )
     )
@@ -166,7 +266,7 @@ PROSE = st.one_of(
 
 NAIVE = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
 OFFSET = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
-AWARE = st.builds(lambda moment, zone: moment.replace(tzinfo=zone), NAIVE, OFFSET | st.just(timezone.utc))
+AWARE = st.builds(lambda moment, zone: moment.replace(tzinfo=zone), NAIVE, OFFSET | st.just(UTC))
 MOMENT = NAIVE | AWARE
 DATE = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
 ZONE = st.sampled_from(sorted(zoneinfo.available_timezones()))
@@ -280,9 +380,13 @@ POSTMORTEM = st.builds(
     narrative=NARRATIVE,
 )
 
+# Shrinking an example this rich can take hypothesis minutes; a failure is reported as found, and
+# the pinned examples at the end of this module name each known class of failing input.
 ROUND_TRIP = settings(
     max_examples=200,
     deadline=None,
+    database=None,
+    phases=(Phase.explicit, Phase.generate),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
@@ -294,11 +398,16 @@ ROUND_TRIP = settings(
 @ROUND_TRIP
 @given(POSTMORTEM)
 def test_render_then_parse_gives_back_the_same_postmortem(postmortem: Postmortem) -> None:
-    parsed = parse_postmortem(render_markdown(postmortem), "roundtrip.md")
+    rendered = render_markdown(postmortem)
+    parsed = parse_postmortem(rendered, "roundtrip.md")
 
     assert parsed.issues == ()
     assert parsed.invalid_fields == frozenset()
     assert parsed.postmortem == postmortem
+    # What is written to disk (UTF-8 bytes) reads back the same as the string, unless a NUL byte
+    # in prose makes the file binary, which parse_postmortem refuses for bytes by design.
+    if "\x00" not in rendered:
+        assert parse_postmortem(rendered.encode("utf-8"), "roundtrip.md").postmortem == postmortem
 
 
 @ROUND_TRIP
@@ -307,17 +416,6 @@ def test_normalising_a_rendered_file_changes_nothing(postmortem: Postmortem) -> 
     rendered = render_markdown(postmortem)
 
     assert render_parsed(parse_postmortem(rendered, "roundtrip.md")) == rendered
-
-
-@ROUND_TRIP
-@given(POSTMORTEM)
-def test_round_trip_through_utf8_bytes(postmortem: Postmortem) -> None:
-    """What is written to disk (UTF-8 bytes) reads back the same as the string."""
-    rendered = render_markdown(postmortem)
-    # A NUL byte in prose makes the file binary, which parse_postmortem refuses for bytes by design.
-    assume("\x00" not in rendered)
-
-    assert parse_postmortem(rendered.encode("utf-8"), "roundtrip.md").postmortem == postmortem
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,77 +429,22 @@ def _round_trip(postmortem: Postmortem) -> Postmortem:
     return parsed.postmortem
 
 
-FULL = Postmortem(
-    id="inc-2026-041",
-    title="Checkout assistant quoted stale prices",
-    severity="P1",
-    status=PostmortemStatus.IN_REVIEW,
-    team="assistants",
-    services=["checkout-bot", "pricing-rag"],
-    authors=["Ana", "Bo"],
-    on_call=[OnCall(role="primary", name="Ana"), OnCall(role="secondary")],
-    reviewers=["Cy"],
-    dates=Dates(written=date(2026, 5, 13), published=date(2026, 5, 15)),
-    incident=Milestones(
-        timezone="Europe/Paris",
-        impact_started=datetime(2026, 5, 12, 18, 0),
-        detected=datetime(2026, 5, 12, 18, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
-        resolved=datetime(2026, 5, 12, 21, 0, 0, 250000, tzinfo=timezone.utc),
-    ),
-    timeline=[
-        TimelineEntry(time=datetime(2026, 5, 12, 18, 0), event="index rebuilt", kind=TimelineKind.CHANGE),
-        TimelineEntry(
-            time=datetime(2026, 5, 12, 18, 31, tzinfo=timezone(-timedelta(hours=3, minutes=45))),
-            event="paged",
-            kind=TimelineKind.DETECTION,
-            actor="primary on-call",
-        ),
-    ],
-    cause=Cause(
-        primary=CauseClass.RETRIEVAL,
-        subcategory="stale-index",
-        contributing=[ContributingFactor.model_validate({"class": "apparatus", "description": "no alert"})],
-    ),
-    blast_radius=BlastRadius(
-        sessions=1200, users=0, duration_minutes=182.5, slices=["tenant=acme"], sla_breach=False
-    ),
-    eval_delta=EvalDelta(gap=True, missing_coverage="price freshness", cases_to_add=12),
-    follow_ups=[
-        FollowUp(
-            id="a",
-            action="alert on index age",
-            owner="Ana",
-            due=date(2026, 6, 1),
-            status=FollowUpStatus.OPEN,
-            type=FollowUpType.APPARATUS,
-            apparatus_kind=ApparatusKind.ALERT,
-            ticket="OPS-1",
-        ),
-        FollowUp(id="b", status=FollowUpStatus.WONT_DO, reason="superseded", closed=date(2026, 5, 20)),
-    ],
-    apparatus_updates=[ApparatusUpdate(kind=ApparatusKind.ALERT, change="index age > 1h", follow_up="a")],
-    narrative=Narrative(
-        summary="Users saw **old prices**.\n\n- one\n- two",
-        cause="```md\n## not a heading\n# nor this\n```\n\n### Why\n\nThe pipeline allowed it.",
-        went_wrong="ünïcödé ✓ 漢字 🚀",
-    ),
-)
+def test_a_fully_populated_postmortem_round_trips(full_postmortem: Postmortem) -> None:
+    assert _round_trip(full_postmortem) == full_postmortem
 
 
-def test_a_fully_populated_postmortem_round_trips() -> None:
-    assert _round_trip(FULL) == FULL
-
-
-def test_contributing_factor_is_written_with_the_class_key() -> None:
-    rendered = render_markdown(FULL)
+def test_contributing_factor_is_written_with_the_class_key(full_postmortem: Postmortem) -> None:
+    rendered = render_markdown(full_postmortem)
 
     assert "  - class: apparatus\n" in rendered
     assert "class_" not in rendered
-    assert _round_trip(FULL).cause.contributing[0].class_ is CauseClass.APPARATUS
+    assert _round_trip(full_postmortem).cause.contributing[0].class_ is CauseClass.APPARATUS
 
 
-def test_aware_times_keep_their_offset_and_naive_times_stay_naive() -> None:
-    back = _round_trip(FULL).incident
+def test_aware_times_keep_their_offset_and_naive_times_stay_naive(
+    full_postmortem: Postmortem,
+) -> None:
+    back = _round_trip(full_postmortem).incident
 
     assert back.impact_started.tzinfo is None
     assert back.detected.utcoffset() == timedelta(hours=5, minutes=30)
@@ -447,10 +490,14 @@ def test_keep_chomped_text_does_not_end_the_front_matter_early() -> None:
 
 @pytest.mark.parametrize("fence", ["```", "~~~", "```python", "````\n```"])
 def test_unclosed_code_fence_in_prose_does_not_swallow_the_following_parts(fence: str) -> None:
-    """normalize_prose accepts an unclosed fence; the parts after it must still be parts."""
-    postmortem = Postmortem(
-        narrative=Narrative(summary=f"{fence}\ncode", cause="the cause", went_wrong="last")
-    )
+    """Prose that leaves a code fence open: the model refuses it (as it refuses '## x', since it
+    would change the parts after it), or the file keeps every part. Today it does neither: the
+    open fence swallows every later '## Part' heading when the file is read back."""
+    try:
+        narrative = Narrative(summary=f"{fence}\ncode", cause="the cause", went_wrong="last")
+    except ValidationError:
+        return  # refused like an H1/H2 heading: no Postmortem can hold it
+    postmortem = Postmortem(narrative=narrative)
 
     back = _round_trip(postmortem)
 

@@ -146,7 +146,7 @@ def test_registry_refuses_a_code_retired_as_an_alias() -> None:
 
 
 def test_registry_refuses_an_object_that_is_no_rule() -> None:
-    with pytest.raises(ValueError, match="is not a subclass of norecur.lint.Rule"):
+    with pytest.raises(ValueError, match=r"is not a subclass of norecur\.lint\.Rule"):
         RuleRegistry().register(object)  # type: ignore[arg-type]
 
 

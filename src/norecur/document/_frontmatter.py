@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,18 +89,20 @@ def split_front_matter(lines: list[str], path: str) -> tuple[int, int]:
 def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
     """Load the front matter; returns it and the 0-based index of the first body line."""
     opening, closing = split_front_matter(lines, path)
-    text = "\n".join(lines[opening + 1 : closing])
+    # The final newline matters: without it a block scalar ending the front matter loses its own.
+    text = "".join(line + "\n" for line in lines[opening + 1 : closing])
     offset = opening + 2  # file line of the first YAML line
+    locate = _LineLocator(text, offset)
     loader = _Loader(text)
     field_lines: dict[FieldPath, int] = {}
     try:
         node = loader.get_single_node()
         # One pass builds the data and the line map; PyYAML's own constructor would walk the
         # tree a second time in pure Python, which dominated the cost of reading a file.
-        data = _Builder(loader, offset, field_lines, path).build(node) if node is not None else {}
+        data = _Builder(locate, field_lines, path).build(node) if node is not None else {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + offset if mark is not None else offset
+        line = locate(mark) if mark is not None else offset
         problem = exc.problem or str(exc)
         raise FrontMatterError(f"invalid YAML: {problem}", path=path, line=line) from None
     except yaml.YAMLError as exc:
@@ -115,6 +118,29 @@ def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
             line=offset,
         )
     return FrontMatter(data, opening + 1, closing + 1, field_lines), closing + 1
+
+
+class _LineLocator:
+    """File line of a YAML mark, counted in ``\\n`` only.
+
+    YAML also breaks lines at U+0085, U+2028 and U+2029, so its own line numbers drift from
+    what an editor shows; the character index does not.
+    """
+
+    def __init__(self, text: str, offset: int) -> None:
+        self.offset = offset
+        self.simple = not any(ch in text for ch in "\x85\u2028\u2029\r")
+        self.starts = [0]
+        if not self.simple:
+            index = text.find("\n")
+            while index != -1:
+                self.starts.append(index + 1)
+                index = text.find("\n", index + 1)
+
+    def __call__(self, mark: Any) -> int:
+        if self.simple:
+            return int(mark.line) + self.offset
+        return bisect.bisect_right(self.starts, mark.index) - 1 + self.offset
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -133,6 +159,10 @@ def _implicit_tag(value: str) -> str:
     return _STR
 
 
+_MAX_DEPTH = 64
+"""Deeper nesting is refused: no postmortem field needs it, and it could exhaust the stack."""
+
+
 class _Builder:
     """Builds Python data from a composed YAML node tree, recording the line of every field.
 
@@ -140,20 +170,20 @@ class _Builder:
     nulls and timestamps mean exactly what they mean to ``yaml.safe_load``.
     """
 
-    def __init__(self, loader: Any, offset: int, lines: dict[FieldPath, int], path: str) -> None:
-        self.loader = loader
-        self.offset = offset
+    def __init__(self, locate: _LineLocator, lines: dict[FieldPath, int], path: str) -> None:
+        self.locate = locate
         self.lines = lines
         self.path = path
         self.seen: set[int] = set()
 
-    def error(self, message: str, node: yaml.Node, prefix: FieldPath) -> FrontMatterError:
+    def error(
+        self, message: str, node: yaml.Node, prefix: FieldPath, line: int | None = None
+    ) -> FrontMatterError:
         field = ".".join(str(p) for p in prefix) or None
-        return FrontMatterError(
-            message, path=self.path, line=node.start_mark.line + self.offset, field=field
-        )
+        where = line if line is not None else self.locate(node.start_mark)
+        return FrontMatterError(message, path=self.path, line=where, field=field)
 
-    def build(self, node: yaml.Node, prefix: FieldPath = ()) -> Any:
+    def build(self, node: yaml.Node, prefix: FieldPath = (), depth: int = 0) -> Any:
         if isinstance(node, yaml.ScalarNode):
             tag = _implicit_tag(node.value) if node.tag == _PLAIN else node.tag
             if tag == _STR:
@@ -161,10 +191,25 @@ class _Builder:
             node.tag = tag
             constructor = _SCALARS.get(tag)
             if constructor is None or tag in (_MAP, _SEQ):
+                raise self.error(f"YAML tag {tag!r} is not supported in postmortems", node, prefix)
+            try:
+                return constructor(_CONSTRUCTOR, node)
+            except (
+                ValueError,
+                IndexError,
+                KeyError,
+                AttributeError,
+                TypeError,
+                OverflowError,
+            ) as exc:
+                kind = tag.rsplit(":", 1)[-1]
                 raise self.error(
-                    f"YAML tag {node.tag!r} is not supported in postmortems", node, prefix
-                )
-            return constructor(_CONSTRUCTOR, node)
+                    f"{node.value!r} is not a valid {kind}: {exc}", node, prefix
+                ) from None
+            except yaml.YAMLError as exc:
+                raise self.error(f"{node.value!r}: {exc}", node, prefix) from None
+        if depth >= _MAX_DEPTH:
+            raise self.error(f"nested deeper than {_MAX_DEPTH} levels", node, prefix)
         # An alias makes two paths share one node; refusing it keeps every field at one place in
         # the file and stops alias bombs from expanding exponentially.
         if id(node) in self.seen:
@@ -172,6 +217,7 @@ class _Builder:
                 "YAML aliases (*name) are not supported in postmortems; write the value out",
                 node,
                 prefix,
+                line=self.lines.get(prefix),
             )
         self.seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
@@ -179,17 +225,23 @@ class _Builder:
                 raise self.error(
                     f"YAML tag {node.tag!r} is not supported in postmortems", node, prefix
                 )
-            result: dict[Any, Any] = {}
-            first: dict[Any, int] = {}
+            result: dict[str, Any] = {}
+            first: dict[str, int] = {}
             for key_node, value_node in node.value:
                 if key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
                     raise self.error(
                         "YAML merge keys (<<) are not supported in postmortems", key_node, prefix
                     )
-                key = self.build(key_node, prefix)
-                line = key_node.start_mark.line + self.offset
-                if isinstance(key, (dict, list)):
-                    raise self.error("a mapping key must be a plain value", key_node, prefix)
+                key = self.build(key_node, prefix, depth + 1)
+                line = self.locate(key_node.start_mark)
+                if not isinstance(key, str):
+                    # `yes:`, `on:`, `~:` or `2026:` read as bool/null/int: no field is named so.
+                    raise self.error(
+                        f"field name {key_node.value!r} reads as {type(key).__name__}, not text; "
+                        "quote it if it is meant as a name",
+                        key_node,
+                        prefix,
+                    )
                 if key in first:
                     raise FrontMatterError(
                         f"duplicate key (first on line {first[key]}); YAML would silently keep only the last",
@@ -199,7 +251,7 @@ class _Builder:
                     )
                 first[key] = line
                 self.lines[(*prefix, key)] = line
-                result[key] = self.build(value_node, (*prefix, key))
+                result[key] = self.build(value_node, (*prefix, key), depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
@@ -208,8 +260,8 @@ class _Builder:
                 )
             items = []
             for index, item in enumerate(node.value):
-                self.lines[(*prefix, index)] = item.start_mark.line + self.offset
-                items.append(self.build(item, (*prefix, index)))
+                self.lines[(*prefix, index)] = self.locate(item.start_mark)
+                items.append(self.build(item, (*prefix, index), depth + 1))
             return items
         raise self.error(
             f"unexpected YAML node {type(node).__name__}", node, prefix

@@ -164,6 +164,7 @@ def read_postmortem(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
                 f"file is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit for a postmortem "
                 "(max_file_bytes)",
                 path=location,
+                line=1,
             )
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -175,7 +176,9 @@ def parse_postmortem(
     data: bytes | str, path: str = "<string>", *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> ParsedPostmortem:
     """Parse a postmortem from bytes or text. Raises :class:`DocumentError` with file and line."""
-    text = _decode(data, path, max_bytes) if isinstance(data, bytes) else data
+    text = (
+        _decode(data, path, max_bytes) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise DocumentError(
@@ -185,7 +188,8 @@ def parse_postmortem(
         )
     lines = text.split("\n")
     front_matter, body_start = load_front_matter(lines, path)
-    sections, title_heading, preamble, preamble_line = _split_sections(lines, body_start)
+    titled = bool(front_matter.data.get("title"))
+    sections, title_heading, preamble, preamble_line = _split_sections(lines, body_start, titled)
     part_sections: dict[str, Section] = {}
     for section in sections:
         if section.part is not None and section.level == 2:
@@ -217,6 +221,7 @@ def _decode(data: bytes, path: str, max_bytes: int) -> str:
             f"file is {_megabytes(len(data))}, over the {_megabytes(max_bytes)} limit for a postmortem "
             "(max_file_bytes)",
             path=path,
+            line=1,
         )
     if b"\x00" in data:
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
@@ -237,13 +242,17 @@ def _decode(data: bytes, path: str, max_bytes: int) -> str:
 
 
 def _split_sections(
-    lines: list[str], body_start: int
+    lines: list[str], body_start: int, titled: bool
 ) -> tuple[list[Section], Section | None, str, int]:
     body = lines[body_start:]
     headings = heading_lines("\n".join(body))
     first_h2 = next((index for index, level, _title in headings if level == 2), len(body))
-    title_index = next(
-        (index for index, level, _title in headings if level == 1 and index < first_h2), None
+    # The first H1 is the title line, derived from the `title` field; without that field an
+    # H1 is ordinary preamble text and is kept as written.
+    title_index = (
+        next((index for index, level, _title in headings if level == 1 and index < first_h2), None)
+        if titled
+        else None
     )
     sections: list[Section] = []
     title_heading: Section | None = None

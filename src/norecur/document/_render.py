@@ -43,7 +43,7 @@ def dump_front_matter(data: dict[str, Any]) -> str:
     """YAML for the front matter (no delimiters), keys in the given order."""
     if not data:
         return ""
-    return yaml.dump(
+    text = yaml.dump(
         data,
         Dumper=_Dumper,
         sort_keys=False,
@@ -51,6 +51,9 @@ def dump_front_matter(data: dict[str, Any]) -> str:
         default_flow_style=False,
         width=100,
     )
+    # PyYAML ends a document whose last scalar keeps trailing blank lines with a "..." marker;
+    # inside front matter that line would close the front matter early.
+    return text.removesuffix("...\n")
 
 
 def render_markdown(

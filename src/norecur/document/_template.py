@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 
@@ -14,7 +15,7 @@ _TEMPLATE = """\
 # norecur postmortem. `norecur schema` prints the JSON Schema of these fields.
 # Every field is part of the contract: what stays empty is a visible gap `norecur lint` reports.
 id: {id}
-title:              # one line: what users saw, not who did what
+title:{title_value}
 severity:           # P0 (worst) .. P4, or your configured scale
 status: draft       # draft | in-review | published | not-required
 team:               # the team that owns the follow-ups
@@ -71,7 +72,7 @@ apparatus_updates:  # what changes about alerts, runbooks, escalations, drills
     follow_up:      # id of the follow-up that delivers it
 ---
 
-# {title}
+# {heading}
 
 ## Identification
 
@@ -125,4 +126,16 @@ def new_postmortem(incident_id: str, *, today: date, title: str | None = None) -
             f"incident id {incident_id!r} must start with a letter or digit and use only "
             "letters, digits, '.', '_' and '-'"
         )
-    return _TEMPLATE.format(id=incident_id, today=today.isoformat(), title=title or incident_id)
+    one_line = " ".join((title or "").split())
+    # JSON strings are YAML double-quoted scalars: any title is written safely on one line.
+    title_value = (
+        f" {json.dumps(one_line, ensure_ascii=False)}"
+        if one_line
+        else ("              # one line: what users saw, not who did what")
+    )
+    return _TEMPLATE.format(
+        id=incident_id,
+        today=today.isoformat(),
+        title_value=title_value,
+        heading=one_line or incident_id,
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from norecur.errors import escape_controls
+
 __all__ = ["DOCS_URL", "Finding", "LintError", "Severity"]
 
 DOCS_URL = "https://norecur.dev/rules/{code}"
@@ -51,5 +53,4 @@ class LintError:
         """``path:line: error: field: message`` on one line."""
         where = self.path + (f":{self.line}" if self.line is not None else "")
         field = f"{self.field}: " if self.field else ""
-        text = f"{where}: error: {field}{self.message}"
-        return text.replace("\r", "\\r").replace("\n", "\\n")
+        return escape_controls(f"{where}: error: {field}{self.message}")

@@ -19,6 +19,11 @@ def heading_lines(text: str, *, max_level: int = 2) -> list[tuple[int, int, str]
 
     ``line_index`` is 0-based. Only ATX headings are structure; a setext underline is prose.
     """
+    return _scan(text, max_level)[0]
+
+
+def _scan(text: str, max_level: int) -> tuple[list[tuple[int, int, str]], bool]:
+    """Headings outside fences, and whether a fence is still open at the end."""
     found: list[tuple[int, int, str]] = []
     fence: str | None = None
     for index, line in enumerate(text.split("\n")):
@@ -39,7 +44,7 @@ def heading_lines(text: str, *, max_level: int = 2) -> list[tuple[int, int, str]
         match = _ATX.match(line)
         if match and len(match.group(1)) <= max_level:
             found.append((index, len(match.group(1)), (match.group(2) or "").strip()))
-    return found
+    return found, fence is not None
 
 
 def tidy_prose(text: str) -> str:
@@ -51,8 +56,15 @@ def tidy_prose(text: str) -> str:
 def normalize_prose(text: str) -> str:
     """:func:`tidy_prose`, refusing H1/H2 headings: inside a part they would start a new part
     when the file is read back."""
+    if "\x00" in text:
+        raise ValueError("prose may not contain NUL characters")
     normalized = tidy_prose(text)
-    headings = heading_lines(normalized)
+    headings, fence_open = _scan(normalized, 2)
+    if fence_open:
+        raise ValueError(
+            "prose ends inside a code fence; close it, or the next part's heading would be read "
+            "as code"
+        )
     if headings:
         _index, level, title = headings[0]
         raise ValueError(

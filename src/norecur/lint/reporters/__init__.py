@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from norecur import __version__
+from norecur.errors import escape_controls
 from norecur.lint._engine import LintResult
 from norecur.lint._finding import DOCS_URL, Finding, Severity
 from norecur.lint._rule import RuleRegistry
@@ -207,7 +208,7 @@ def _property(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    return escape_controls(text)
 
 
 REPORTERS: dict[str, type[Reporter]] = {
