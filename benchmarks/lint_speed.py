@@ -64,7 +64,9 @@ def main() -> None:
     try:
         paths = generate(folder, args.files)
         size = sum(p.stat().st_size for p in paths) / len(paths)
-        print(f"{args.files} postmortems, {size / 1024:.1f} KiB each on average, {os.cpu_count()} CPUs")
+        print(
+            f"{args.files} postmortems, {size / 1024:.1f} KiB each on average, {os.cpu_count()} CPUs"
+        )
 
         def read_all() -> None:
             for p in paths:
@@ -73,14 +75,20 @@ def main() -> None:
         def yaml_all() -> None:
             for p in paths:
                 text = p.read_text(encoding="utf-8")
-                yaml.load(text.split("\n---\n", 1)[0].removeprefix("---\n"), Loader=yaml.CSafeLoader)
+                yaml.load(
+                    text.split("\n---\n", 1)[0].removeprefix("---\n"), Loader=yaml.CSafeLoader
+                )
 
         linter = Linter(Config(), today=date(2026, 11, 21) + timedelta(days=0))
         read_rate = timed("read bytes (floor)", len(paths), read_all)
         yaml_rate = timed("read + yaml C loader", len(paths), yaml_all)
-        one = timed("norecur lint, 1 process", len(paths), lambda: linter.lint_paths([folder], jobs=1))
+        one = timed(
+            "norecur lint, 1 process", len(paths), lambda: linter.lint_paths([folder], jobs=1)
+        )
         many = timed(
-            f"norecur lint, {args.jobs} processes", len(paths), lambda: linter.lint_paths([folder], jobs=args.jobs)
+            f"norecur lint, {args.jobs} processes",
+            len(paths),
+            lambda: linter.lint_paths([folder], jobs=args.jobs),
         )
         print()
         print(f"lint (1 process) / yaml-only baseline: {one / yaml_rate:.2f}x the throughput")

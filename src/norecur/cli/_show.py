@@ -27,6 +27,7 @@ def show_postmortem(parsed: ParsedPostmortem, console: Console | None = None) ->
         if value
     )
     console.print(Panel(Group(header, Text(meta, style="dim")), expand=True))
+    console.rule(Text(PARTS[0].heading, style="bold cyan"), align="left")
     ident = Table.grid(padding=(0, 2))
     ident.add_row("services", ", ".join(pm.services) or _GAP)
     ident.add_row("authors", ", ".join(pm.authors) or _GAP)
@@ -36,6 +37,8 @@ def show_postmortem(parsed: ParsedPostmortem, console: Console | None = None) ->
         value = getattr(pm.incident, name)
         ident.add_row(name.replace("_", " "), str(value) if value else Text("—", style="dim"))
     console.print(ident)
+    if pm.narrative.identification:
+        console.print(Markdown(pm.narrative.identification))
     for part in PARTS[1:]:
         console.rule(Text(part.heading, style="bold cyan"), align="left")
         for renderable in _structured(parsed, part.key):

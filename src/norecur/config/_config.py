@@ -50,7 +50,7 @@ class Config:
                 close = difflib.get_close_matches(key, _BY_NAME, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(
-                    f"unknown option {prefix}{key}{hint}",
+                    f"unknown option{hint}",
                     path=str(source) if source else None,
                     field=f"{prefix}{key}",
                 )

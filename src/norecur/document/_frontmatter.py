@@ -14,7 +14,7 @@ _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
-__all__ = ["FieldPath", "FrontMatter", "split_front_matter"]
+__all__ = ["FieldPath", "FrontMatter", "dotted", "split_front_matter"]
 
 try:  # libyaml's parser is ~10x faster; fall back so a build without libyaml still works
     _Base: type = yaml.CBaseLoader
@@ -70,6 +70,14 @@ class FrontMatter:
         return self.first_line
 
 
+def dotted(path: FieldPath) -> str:
+    """``("follow_ups", 2, "status")`` as ``follow_ups[2].status``."""
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
 def split_front_matter(lines: list[str], path: str) -> tuple[int, int]:
     """0-based indices of the opening and closing delimiter lines."""
     if not lines or lines[0].rstrip() not in _DELIMITERS:
@@ -101,10 +109,9 @@ def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
         # tree a second time in pure Python, which dominated the cost of reading a file.
         data = _Builder(locate, field_lines, path).build(node) if node is not None else {}
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = locate(mark) if mark is not None else offset
-        problem = exc.problem or str(exc)
-        raise FrontMatterError(f"invalid YAML: {problem}", path=path, line=line) from None
+        raise FrontMatterError(
+            _yaml_message(exc), path=path, line=_yaml_line(exc, locate, offset)
+        ) from None
     except yaml.YAMLError as exc:
         raise FrontMatterError(f"invalid YAML: {exc}", path=path, line=offset) from None
     finally:
@@ -118,6 +125,31 @@ def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
             line=offset,
         )
     return FrontMatter(data, opening + 1, closing + 1, field_lines), closing + 1
+
+
+_OPENERS = (
+    "while scanning a quoted scalar",
+    "while parsing a flow",
+    "while scanning a block scalar",
+)
+
+
+def _opened_here(exc: yaml.MarkedYAMLError) -> bool:
+    """True when the error is an unclosed quote, bracket or block: the fix goes where it opened,
+    while the problem mark points where YAML gave up (often the end of the front matter)."""
+    return bool(exc.context and exc.context.startswith(_OPENERS) and exc.context_mark)
+
+
+def _yaml_line(exc: yaml.MarkedYAMLError, locate: _LineLocator, offset: int) -> int:
+    mark = exc.context_mark if _opened_here(exc) else (exc.problem_mark or exc.context_mark)
+    return locate(mark) if mark is not None else offset
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    problem = exc.problem or str(exc)
+    if _opened_here(exc):
+        return f"invalid YAML: {problem} ({str(exc.context).removeprefix('while ')} that starts on this line)"
+    return f"invalid YAML: {problem}"
 
 
 class _LineLocator:
@@ -179,7 +211,7 @@ class _Builder:
     def error(
         self, message: str, node: yaml.Node, prefix: FieldPath, line: int | None = None
     ) -> FrontMatterError:
-        field = ".".join(str(p) for p in prefix) or None
+        field = dotted(prefix) or None
         where = line if line is not None else self.locate(node.start_mark)
         return FrontMatterError(message, path=self.path, line=where, field=field)
 
@@ -247,7 +279,7 @@ class _Builder:
                         f"duplicate key (first on line {first[key]}); YAML would silently keep only the last",
                         path=self.path,
                         line=line,
-                        field=".".join(str(p) for p in (*prefix, key)),
+                        field=dotted((*prefix, key)),
                     )
                 first[key] = line
                 self.lines[(*prefix, key)] = line

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from norecur.document._frontmatter import FieldPath, FrontMatter, load_front_matter
+from norecur.document._frontmatter import FieldPath, FrontMatter, dotted, load_front_matter
 from norecur.errors import DocumentError, FrontMatterError
 from norecur.model import (
     Narrative,
@@ -144,14 +144,6 @@ class ParsedPostmortem:
     def section(self, part_key: str) -> Section | None:
         """The first section whose heading names the part ``part_key``."""
         return self._part_sections.get(part_key)
-
-
-def dotted(path: FieldPath) -> str:
-    """``("follow_ups", 2, "status")`` as ``follow_ups[2].status``."""
-    out = ""
-    for step in path:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
 
 
 def read_postmortem(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedPostmortem:

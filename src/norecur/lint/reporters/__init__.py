@@ -45,7 +45,7 @@ class TextReporter(Reporter):
 
     def _render(self, result: LintResult, registry: RuleRegistry) -> str:
         lines = [
-            f"{f.path}:{f.line}:{f.column}: {f.code} {_one_line(f.message)} [{f.name}]"
+            f"{_one_line(f.path)}:{f.line}:{f.column}: {f.code} {_one_line(f.message)} [{f.name}]"
             + (f"\n    suggestion: {_one_line(f.suggestion)}" if f.suggestion else "")
             for f in result.findings
         ]
