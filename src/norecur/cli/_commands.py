@@ -23,7 +23,7 @@ from norecur.document import (
     render_html,
     render_parsed,
 )
-from norecur.errors import ConfigError, DocumentError, NorecurError
+from norecur.errors import ConfigError, NorecurError
 from norecur.lint import DOC_SECTIONS, REPORTERS, Linter, default_registry, doc_sections
 
 
@@ -193,14 +193,7 @@ def render(
     if to is RenderTarget.md:
         text = render_parsed(parsed)
     else:
-        if parsed.issues:  # the page would silently leave the offending fields out
-            issue = parsed.issues[0]
-            raise DocumentError(
-                f"cannot render while a field breaks the contract: {issue.message}",
-                path=parsed.path,
-                line=issue.line,
-                field=issue.dotted,
-            )
+        parsed.require_no_issues("render")
         text = render_html(parsed.postmortem, version=__version__)
     if output is None:
         sys.stdout.write(text)

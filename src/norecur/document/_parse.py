@@ -141,6 +141,18 @@ class ParsedPostmortem:
         """The 1-based line of a front-matter field (or its nearest present ancestor)."""
         return self.front_matter.line_of(path)
 
+    def require_no_issues(self, doing: str) -> None:
+        """Raise :class:`DocumentError` at the first contract issue: fields with an issue are
+        not in the model, so writing the model out (``doing``) would lose what the author wrote."""
+        if self.issues:
+            issue = self.issues[0]
+            raise DocumentError(
+                f"cannot {doing} while a field breaks the contract: {issue.message}",
+                path=self.path,
+                line=issue.line,
+                field=issue.dotted,
+            )
+
     def section(self, part_key: str) -> Section | None:
         """The first section whose heading names the part ``part_key``."""
         return self._part_sections.get(part_key)

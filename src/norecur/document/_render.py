@@ -16,7 +16,6 @@ from typing import Any
 import yaml
 
 from norecur.document._parse import ParsedPostmortem
-from norecur.errors import DocumentError
 from norecur.model import PARTS, Postmortem
 
 __all__ = ["dump_front_matter", "render_markdown", "render_parsed"]
@@ -87,14 +86,7 @@ def render_parsed(parsed: ParsedPostmortem) -> str:
     Refuses a file with contract issues: the offending fields are not in the model, and writing
     the file without them would lose what the author wrote.
     """
-    if parsed.issues:
-        issue = parsed.issues[0]
-        raise DocumentError(
-            f"cannot normalise while a field breaks the contract: {issue.message}",
-            path=parsed.path,
-            line=issue.line,
-            field=issue.dotted,
-        )
+    parsed.require_no_issues("normalise")
     seen: set[str] = set()
     extras: list[tuple[str, int, str]] = []
     for section in parsed.sections:
