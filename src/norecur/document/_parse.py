@@ -13,6 +13,7 @@ offending top-level field left out of the model and recorded in ``issues`` for t
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from norecur.model import (
     Narrative,
     Part,
     Postmortem,
-    heading_lines,
+    heading_lines_of,
     part_for_heading,
     tidy_prose,
 )
@@ -162,7 +163,11 @@ def read_postmortem(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     """Read and parse a postmortem file, refusing files over ``max_bytes`` before reading them."""
     location = str(path)
     try:
-        size = Path(path).stat().st_size
+        # One open, one fstat: the size is checked before anything is read.
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= max_bytes:
+                data = handle.read()
         if size > max_bytes:
             raise DocumentError(
                 f"file is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit for a postmortem "
@@ -170,7 +175,6 @@ def read_postmortem(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
                 path=location,
                 line=1,
             )
-        data = Path(path).read_bytes()
     except OSError as exc:
         raise DocumentError(f"cannot read file: {exc.strerror or exc}", path=location) from None
     return parse_postmortem(data, location, max_bytes=max_bytes)
@@ -249,7 +253,7 @@ def _split_sections(
     lines: list[str], body_start: int, titled: bool
 ) -> tuple[list[Section], Section | None, str, int]:
     body = lines[body_start:]
-    headings = heading_lines("\n".join(body))
+    headings = heading_lines_of(body)
     first_h2 = next((index for index, level, _title in headings if level == 2), len(body))
     # The first H1 is the title line, derived from the `title` field; without that field an
     # H1 is ordinary preamble text and is kept as written.

@@ -52,7 +52,8 @@ class Rule(ABC):
 
     def check(self, ctx: LintContext) -> list[Finding]:
         """Run the rule on one file and place each violation at a line."""
-        if any(name in ctx.parsed.invalid_fields for name in self.reads):
+        invalid = ctx.parsed.invalid_fields
+        if invalid and not invalid.isdisjoint(self.reads):
             return []
         return [self.finding(ctx, violation) for violation in self._check(ctx)]
 

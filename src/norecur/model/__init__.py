@@ -16,7 +16,7 @@ from norecur.model._postmortem import (
     Postmortem,
     TimelineEntry,
 )
-from norecur.model._prose import heading_lines, normalize_prose, tidy_prose
+from norecur.model._prose import heading_lines, heading_lines_of, normalize_prose, tidy_prose
 from norecur.model._taxonomy import (
     PARTS,
     ApparatusKind,
@@ -53,6 +53,7 @@ __all__ = [
     "TimelineEntry",
     "TimelineKind",
     "heading_lines",
+    "heading_lines_of",
     "normalize_prose",
     "part_for_heading",
     "tidy_prose",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["heading_lines", "normalize_prose", "tidy_prose"]
+__all__ = ["heading_lines", "heading_lines_of", "normalize_prose", "tidy_prose"]
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
@@ -22,11 +22,20 @@ def heading_lines(text: str, *, max_level: int = 2) -> list[tuple[int, int, str]
     return _scan(text, max_level)[0]
 
 
+def heading_lines_of(lines: list[str], *, max_level: int = 2) -> list[tuple[int, int, str]]:
+    """:func:`heading_lines` for text already split into lines."""
+    return _scan_lines(lines, max_level)[0]
+
+
 def _scan(text: str, max_level: int) -> tuple[list[tuple[int, int, str]], bool]:
+    return _scan_lines(text.split("\n"), max_level)
+
+
+def _scan_lines(lines: list[str], max_level: int) -> tuple[list[tuple[int, int, str]], bool]:
     """Headings outside fences, and whether a fence is still open at the end."""
     found: list[tuple[int, int, str]] = []
     fence: str | None = None
-    for index, line in enumerate(text.split("\n")):
+    for index, line in enumerate(lines):
         fence_match = _FENCE.match(line)
         if fence_match:
             marker = fence_match.group(1)

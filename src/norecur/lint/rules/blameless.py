@@ -233,6 +233,12 @@ class PersonAsCause(Rule):
         pattern = _person_pattern(tuple(names))
         if pattern is None:
             return
+        scope = [ctx.prose_text.get("cause", ""), ctx.prose_text.get("went_wrong", "")]
+        if ctx.pm.cause is not None:
+            scope.extend(f.description or "" for f in ctx.pm.cause.contributing)
+        text = "\n".join(scope)
+        if not any(variant in text for name in names for variant in _name_variants(name)):
+            return  # nobody named in these parts: the common case, decided without the regex
         places = list(_texts(ctx, ("cause", "went_wrong")))
         if ctx.pm.cause is not None:
             for index, factor in enumerate(ctx.pm.cause.contributing):
