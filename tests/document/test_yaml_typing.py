@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -97,3 +99,35 @@ def test_values_load_like_safe_load(word):
         return
     front_matter, _body = load_front_matter(lines, "pm.md")
     assert front_matter.data == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+    st.sampled_from(["", "Z", "+05:30", "-08:00", "+00:00"]),
+    st.sampled_from([" ", "T"]),
+    st.booleans(),
+)
+def test_timestamps_load_like_safe_load(moment, zone, separator, date_only):
+    text = (
+        moment.strftime("%Y-%m-%d")
+        if date_only
+        else (moment.strftime(f"%Y-%m-%d{separator}%H:%M:%S") + zone)
+    )
+    lines = ["---", f"at: {text}", "---"]
+    front_matter, _body = load_front_matter(lines, "pm.md")
+    expected = yaml.safe_load(f"at: {text}")["at"]
+    assert front_matter.data["at"] == expected
+    assert type(front_matter.data["at"]) is type(expected)
+    if isinstance(expected, datetime):
+        assert front_matter.data["at"].utcoffset() == expected.utcoffset()
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-02-30", "2026-13-01", "2026-05-12 25:00:00", "2026-05-12 10:61:00+05:30"]
+)
+def test_impossible_timestamps_are_errors_with_a_line(text):
+    with pytest.raises(FrontMatterError) as caught:
+        load_front_matter(["---", "id: a", f"at: {text}", "---"], "pm.md")
+    assert caught.value.line == 3
+    assert caught.value.field == "at"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 import yaml
@@ -48,24 +50,58 @@ _DELIMITERS = ("---",)
 _CLOSERS = ("---", "...")
 
 
-@dataclass(frozen=True, slots=True)
 class FrontMatter:
     """Loaded front matter: the data, where it sits in the file, and the line of every field."""
 
-    data: dict[str, Any]
-    first_line: int
-    """1-based file line of the opening ``---``."""
-    last_line: int
-    """1-based file line of the closing ``---``."""
-    lines: dict[FieldPath, int]
-    """1-based file line of each key (mappings) or item (sequences)."""
+    __slots__ = ("_lines", "_locate", "_marks", "data", "first_line", "last_line")
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        first_line: int,
+        last_line: int,
+        marks: dict[FieldPath, Any] | None = None,
+        locate: Callable[[Any], int] | None = None,
+    ) -> None:
+        self.data = data
+        self.first_line = first_line
+        """1-based file line of the opening ``---``."""
+        self.last_line = last_line
+        """1-based file line of the closing ``---``."""
+        self._marks = marks or {}
+        self._locate = locate
+        self._lines: dict[FieldPath, int] | None = None
+
+    @property
+    def lines(self) -> dict[FieldPath, int]:
+        """1-based file line of each key (mappings) or item (sequences).
+
+        Worked out the first time it is asked for: most files are read and found clean
+        without needing one line number.
+        """
+        if self._lines is None:
+            locate = self._locate
+            self._lines = {p: locate(m) for p, m in self._marks.items()} if locate else {}
+        return self._lines
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FrontMatter):
+            return NotImplemented
+        mine = (self.data, self.first_line, self.last_line, self.lines)
+        return mine == (other.data, other.first_line, other.last_line, other.lines)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FrontMatter(lines {self.first_line}-{self.last_line}, {len(self.data)} fields)"
 
     def line_of(self, path: FieldPath) -> int:
         """The line of ``path``, else of its nearest present ancestor, else the opening line."""
+        lines = self.lines
         probe = tuple(path)
         while probe:
-            if probe in self.lines:
-                return self.lines[probe]
+            if probe in lines:
+                return lines[probe]
             probe = probe[:-1]
         return self.first_line
 
@@ -102,12 +138,12 @@ def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
     offset = opening + 2  # file line of the first YAML line
     locate = _LineLocator(text, offset)
     loader = _Loader(text)
-    field_lines: dict[FieldPath, int] = {}
+    marks: dict[FieldPath, Any] = {}
     try:
         node = loader.get_single_node()
         # One pass builds the data and the line map; PyYAML's own constructor would walk the
         # tree a second time in pure Python, which dominated the cost of reading a file.
-        data = _Builder(locate, field_lines, path).build(node) if node is not None else {}
+        data = _Builder(locate, marks, path).build(node) if node is not None else {}
     except yaml.MarkedYAMLError as exc:
         raise FrontMatterError(
             _yaml_message(exc), path=path, line=_yaml_line(exc, locate, offset)
@@ -124,7 +160,7 @@ def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
             path=path,
             line=offset,
         )
-    return FrontMatter(data, opening + 1, closing + 1, field_lines), closing + 1
+    return FrontMatter(data, opening + 1, closing + 1, marks, locate), closing + 1
 
 
 _OPENERS = (
@@ -233,6 +269,24 @@ def _implicit_tag(value: str) -> str:
     return _BY_WORD.get(value, _STR)
 
 
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})?")
+
+
+def _iso_timestamp(value: str) -> date | datetime | None:
+    """The common timestamp shapes through the C ``fromisoformat``; None for any other shape,
+    which PyYAML's constructor then reads (to the same value, more slowly)."""
+    try:
+        if _ISO_DATE.fullmatch(value):
+            return date.fromisoformat(value)
+        if _ISO_DATETIME.fullmatch(value):
+            return datetime.fromisoformat(value)
+    except ValueError:
+        return None  # an impossible date: PyYAML's constructor reports it
+    return None
+
+
 _MAX_DEPTH = 64
 """Deeper nesting is refused: no postmortem field needs it, and it could exhaust the stack."""
 
@@ -244,9 +298,10 @@ class _Builder:
     nulls and timestamps mean exactly what they mean to ``yaml.safe_load``.
     """
 
-    def __init__(self, locate: _LineLocator, lines: dict[FieldPath, int], path: str) -> None:
+    def __init__(self, locate: _LineLocator, marks: dict[FieldPath, Any], path: str) -> None:
         self.locate = locate
-        self.lines = lines
+        self.marks = marks
+        """The start mark of each key and item; lines are worked out from them on demand."""
         self.path = path
         self.seen: set[int] = set()
 
@@ -268,6 +323,10 @@ class _Builder:
             tag = _implicit_tag(node.value)
         if tag == _STR:
             return node.value
+        if tag == _TIMESTAMP:
+            fast = _iso_timestamp(node.value)
+            if fast is not None:
+                return fast
         node.tag = tag
         constructor = _SCALARS.get(tag)
         if constructor is None or tag in (_MAP, _SEQ):
@@ -290,7 +349,7 @@ class _Builder:
                 "YAML aliases (*name) are not supported in postmortems; write the value out",
                 node,
                 prefix,
-                line=self.lines.get(prefix),
+                line=self.locate(self.marks[prefix]) if prefix in self.marks else None,
             )
         self.seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
@@ -304,8 +363,10 @@ class _Builder:
                     raise self.error(
                         "YAML merge keys (<<) are not supported in postmortems", key_node, prefix
                     )
-                key = self.build(key_node, prefix, depth + 1)
-                line = self.locate(key_node.start_mark)
+                key_tag = key_node.tag
+                if key_tag is _PLAIN:
+                    key_tag = _implicit_tag(key_node.value)
+                key = key_node.value if key_tag == _STR else self.scalar(key_node, prefix)
                 if not isinstance(key, str):
                     # `yes:`, `on:`, `~:` or `2026:` read as bool/null/int: no field is named so.
                     raise self.error(
@@ -317,14 +378,16 @@ class _Builder:
                 path = (*prefix, key)
                 if key in result:
                     raise FrontMatterError(
-                        f"duplicate key (first on line {self.lines[path]}); YAML would silently "
-                        "keep only the last",
+                        f"duplicate key (first on line {self.locate(self.marks[path])}); YAML "
+                        "would silently keep only the last",
                         path=self.path,
-                        line=line,
+                        line=self.locate(key_node.start_mark),
                         field=dotted(path),
                     )
-                self.lines[path] = line
-                if value_node.__class__ is yaml.ScalarNode:
+                self.marks[path] = key_node.start_mark
+                if value_node.tag is _STR:  # quoted or block text: the most common value
+                    result[key] = value_node.value
+                elif value_node.__class__ is yaml.ScalarNode:
                     result[key] = self.scalar(value_node, path)
                 else:
                     result[key] = self.collection(value_node, path, depth + 1)
@@ -336,7 +399,7 @@ class _Builder:
                 )
             items = []
             for index, item in enumerate(node.value):
-                self.lines[(*prefix, index)] = self.locate(item.start_mark)
+                self.marks[(*prefix, index)] = item.start_mark
                 items.append(self.build(item, (*prefix, index), depth + 1))
             return items
         raise self.error(
