@@ -97,11 +97,11 @@ class FrontMatter:
 
     def line_of(self, path: FieldPath) -> int:
         """The line of ``path``, else of its nearest present ancestor, else the opening line."""
-        lines = self.lines
         probe = tuple(path)
         while probe:
-            if probe in lines:
-                return lines[probe]
+            mark = self._marks.get(probe)
+            if mark is not None and self._locate is not None:
+                return self._locate(mark)
             probe = probe[:-1]
         return self.first_line
 
@@ -134,7 +134,7 @@ def load_front_matter(lines: list[str], path: str) -> tuple[FrontMatter, int]:
     """Load the front matter; returns it and the 0-based index of the first body line."""
     opening, closing = split_front_matter(lines, path)
     # The final newline matters: without it a block scalar ending the front matter loses its own.
-    text = "".join(line + "\n" for line in lines[opening + 1 : closing])
+    text = "\n".join(lines[opening + 1 : closing]) + "\n"
     offset = opening + 2  # file line of the first YAML line
     locate = _LineLocator(text, offset)
     loader = _Loader(text)
@@ -258,6 +258,12 @@ for _word in ("null", "Null", "NULL", "~", ""):
     _BY_WORD[_word] = "tag:yaml.org,2002:null"
 
 
+def _plain_text(node: yaml.Node) -> bool:
+    """True for a plain scalar that is certainly text, decided without a function call chain."""
+    value = node.value
+    return node.tag is _PLAIN and value[:1] not in _REGEX_FIRST and value not in _BY_WORD
+
+
 def _implicit_tag(value: str) -> str:
     """The tag PyYAML's SafeLoader resolves for the plain scalar ``value``."""
     first = value[:1]
@@ -363,10 +369,9 @@ class _Builder:
                     raise self.error(
                         "YAML merge keys (<<) are not supported in postmortems", key_node, prefix
                     )
-                key_tag = key_node.tag
-                if key_tag is _PLAIN:
-                    key_tag = _implicit_tag(key_node.value)
-                key = key_node.value if key_tag == _STR else self.scalar(key_node, prefix)
+                key = key_node.value
+                if key_node.tag is not _STR and not _plain_text(key_node):
+                    key = self.scalar(key_node, prefix)
                 if not isinstance(key, str):
                     # `yes:`, `on:`, `~:` or `2026:` read as bool/null/int: no field is named so.
                     raise self.error(
@@ -385,7 +390,7 @@ class _Builder:
                         field=dotted(path),
                     )
                 self.marks[path] = key_node.start_mark
-                if value_node.tag is _STR:  # quoted or block text: the most common value
+                if value_node.tag is _STR or _plain_text(value_node):  # text: most values
                     result[key] = value_node.value
                 elif value_node.__class__ is yaml.ScalarNode:
                     result[key] = self.scalar(value_node, path)

@@ -187,7 +187,8 @@ def parse_postmortem(
     text = (
         _decode(data, path, max_bytes) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     )
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise DocumentError(
             "empty file: a postmortem starts with YAML front matter between '---' lines",

@@ -36,7 +36,9 @@ def _scan_lines(lines: list[str], max_level: int) -> tuple[list[tuple[int, int, 
     found: list[tuple[int, int, str]] = []
     fence: str | None = None
     for index, line in enumerate(lines):
-        fence_match = _FENCE.match(line)
+        head = line[:4]
+        # Slicing first: a fence or heading starts within four characters, and most lines do not.
+        fence_match = _FENCE.match(line) if ("`" in head or "~" in head) else None
         if fence_match:
             marker = fence_match.group(1)
             if fence is None:
@@ -48,7 +50,7 @@ def _scan_lines(lines: list[str], max_level: int) -> tuple[list[tuple[int, int, 
             ):
                 fence = None
             continue
-        if fence is not None or "#" not in line[:4]:
+        if fence is not None or "#" not in head:
             continue
         match = _ATX.match(line)
         if match and len(match.group(1)) <= max_level:
