@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -120,8 +121,6 @@ def lint(
 
 
 def _replace(config: Config, **changes: object) -> Config:
-    from dataclasses import replace
-
     checked = Config.from_mapping({k: list(v) for k, v in changes.items()})  # type: ignore[call-overload]
     return replace(config, **{key: getattr(checked, key) for key in changes})
 
