@@ -20,7 +20,8 @@ app = typer.Typer(
 
 def main() -> None:
     """Console entry point."""
-    from norecur.cli import _commands  # noqa: F401  (registers the commands)
+    # Importing the command modules registers their commands on `app`.
+    from norecur.cli import _commands, _report_commands, _store_commands  # noqa: F401
 
     try:
         app()

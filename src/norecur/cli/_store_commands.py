@@ -1,0 +1,5 @@
+"""Commands over the store: sync."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
