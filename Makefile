@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SARIF_SCHEMA := .cache/sarif/sarif-2.1.0-rtm.5.json
 # The official SARIF 2.1.0 schema, as Microsoft ships it inside an npm package.
 SARIF_PKG := @microsoft/jest-sarif@1.0.0-beta.0
+# Debian's Chromium, which the HTML report's browser test drives through Playwright
+# (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test lint venv docs bench clean
 
@@ -28,6 +31,14 @@ $(SARIF_SCHEMA):
 	  && tar xzf microsoft-jest-sarif-*.tgz package/lib/schemas/sarif-2.1.0-rtm.5.json \
 	  && mv package/lib/schemas/sarif-2.1.0-rtm.5.json . && rm -rf package microsoft-jest-sarif-*.tgz
 
+# Installed only when missing. If it cannot be installed, the browser test says so: it fails
+# under CI=true and is skipped, loudly, elsewhere.
+$(CHROMIUM):
+	@echo "chromium not found: installing Debian's chromium for the HTML report's browser test"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq chromium >/dev/null \
+	  || echo "warning: could not install chromium; the browser test will fail under CI=true, else skip"
+
 demo: $(STAMP)
 	$(BIN)/norecur demo
 
@@ -36,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 
-test: $(STAMP) $(SARIF_SCHEMA) lint
+test: $(STAMP) $(SARIF_SCHEMA) $(CHROMIUM) lint
 	NORECUR_SARIF_SCHEMA=$(SARIF_SCHEMA) $(BIN)/python -m pytest -n 2 -q
 
 docs: $(STAMP)

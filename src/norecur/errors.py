@@ -6,7 +6,9 @@ The tree::
     ├── ConfigError              a configuration file or option is invalid
     ├── DocumentError            a postmortem file cannot be read as a postmortem
     │   └── FrontMatterError     its YAML front matter is missing, malformed or of the wrong shape
-    └── PluginError              a registered plugin (rule, reader, ...) failed to load
+    ├── PluginError              a registered plugin (rule, reader, ...) failed to load
+    └── StoreError               the store cannot be opened, migrated or written (URL, connection,
+                                 a schema newer than this norecur)
 
 Each error carries where it happened (``path``, ``line``, ``field``) so that one line can tell a
 person what to fix, and :meth:`NorecurError.one_line` renders that line.
@@ -20,6 +22,7 @@ __all__ = [
     "FrontMatterError",
     "NorecurError",
     "PluginError",
+    "StoreError",
     "escape_controls",
 ]
 
@@ -81,3 +84,8 @@ class FrontMatterError(DocumentError):
 
 class PluginError(NorecurError):
     """A plugin registered through an entry point failed to load."""
+
+
+class StoreError(NorecurError):
+    """The store cannot be opened, migrated or written: a bad URL, an unreachable database, or a
+    schema newer than this version of norecur knows."""

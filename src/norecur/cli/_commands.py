@@ -26,6 +26,10 @@ from norecur.document import (
 )
 from norecur.errors import ConfigError, NorecurError
 from norecur.lint import DOC_SECTIONS, REPORTERS, Linter, default_registry, doc_sections
+from norecur.metrics import build_report, load_signal_data
+from norecur.report import render_html as render_report_html
+from norecur.report import render_markdown as render_report_markdown
+from norecur.store import open_store, sync
 
 
 class LintFormat(StrEnum):
@@ -312,6 +316,9 @@ def config_docs() -> None:
     sys.stdout.write("\n".join(out))
 
 
+# The examples span 2026-Q1..Q3; the demo reviews all three quarters.
+_DEMO_WINDOW = (date(2026, 1, 1), date(2026, 9, 30))
+
 # What the demo breaks in a copy of the worked example, to show the linter catching it.
 _DEMO_BREAKAGE = (
     ("  primary: prompt\n", "  primary: prompts\n"),
@@ -332,7 +339,8 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the artefacts.")] = Path("out/demo"),
     worked: Annotated[str, typer.Option(help="The example to show and break.")] = "INC-2026-0512",
 ) -> None:
-    """Run the end-to-end demo: lint the examples, show one, catch what a broken copy gets wrong.
+    """Run the end-to-end demo: lint the examples, show one, catch what a broken copy gets wrong,
+    sync the examples into a store and write the quarterly trends review.
 
     Example: [bold]norecur demo --out /tmp/norecur-demo[/bold]
     """
@@ -373,12 +381,48 @@ def demo(
     timings.append(("lint the broken copy", time.perf_counter() - started))
     sys.stdout.write(REPORTERS["text"]().report(caught, linter.registry))
 
+    database = out / "norecur.db"
+    database.unlink(missing_ok=True)
+    print(f"\n== 4. norecur sync {examples}  (into {database})")
+    started = time.perf_counter()
+    store = open_store(f"sqlite:///{database}")
+    try:
+        synced = sync(store, examples, git_history=False)
+        timings.append(("sync the examples", time.perf_counter() - started))
+        print(
+            f"indexed {len(synced.added)} postmortems, {len(synced.errors)} errors, "
+            f"{synced.history_added} follow-up status changes"
+        )
+        as_of = date.today()
+        start, end = _DEMO_WINDOW
+        print(f"\n== 5. norecur report --start {start} --end {end}  (the trends review)")
+        started = time.perf_counter()
+        report = build_report(
+            load_signal_data(store.engine), start=start, end=end, as_of=as_of, config=linter.config
+        )
+    finally:
+        store.dispose()
+    report_html = out / "report.html"
+    report_md = out / "report.md"
+    report_html.write_text(render_report_html(report), encoding="utf-8")
+    report_md.write_text(render_report_markdown(report), encoding="utf-8")
+    timings.append(("report (JSON, Markdown, HTML)", time.perf_counter() - started))
+    closure = report["closure"]["overall"]
+    flagged = [t["team"] for t in report["closure"]["teams"] if t["flagged"]]
+    print(
+        f"closure rate {closure['rate']}, teams under the threshold: {', '.join(flagged) or 'none'}; "
+        f"SLO breaches: {len(report['slo']['breaches'])}; "
+        f"overdue follow-ups: {len(report['backlog']['overdue_follow_ups'])}"
+    )
+
     print("\nartefacts:")
     print(f"  {html_path}  (the worked example as one HTML page)")
     print(f"  {broken}  (the broken copy)")
+    print(f"  {database}  (the store)")
+    print(f"  {report_md}, {report_html}  (the quarterly trends review)")
     print("timings:")
     for label, seconds in timings:
-        print(f"  {label:<24} {seconds * 1000:7.0f} ms")
+        print(f"  {label:<30} {seconds * 1000:7.0f} ms")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 

@@ -28,6 +28,9 @@ class Config:
     slo_business_days: int = 5
     holiday_country: str | None = None
     holiday_subdivision: str | None = None
+    closure_days: int = 30
+    closure_threshold: float = 0.8
+    closure_wont_do: str = "excluded"
     severity_scale: tuple[str, ...] = ("P0", "P1", "P2", "P3", "P4")
     subcategories: dict[str, tuple[str, ...]] = field(default_factory=dict)
     vague_phrases: tuple[str, ...] = ()

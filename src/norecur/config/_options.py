@@ -111,6 +111,21 @@ def _subcategories(value: Any) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError("expected a number from 0 to 1, such as 0.8")
+    return float(value)
+
+
+_WONT_DO_MODES = ("excluded", "closed", "open")
+
+
+def _wont_do_mode(value: Any) -> str:
+    if value not in _WONT_DO_MODES:
+        raise ValueError(f"expected one of {', '.join(_WONT_DO_MODES)}")
+    return str(value)
+
+
 def _optional_date(value: Any) -> date | None:
     if value is None or value == "":
         return None
@@ -173,6 +188,34 @@ OPTIONS: tuple[Option, ...] = (
         "A state or province of `holiday_country` whose holidays also count.",
         _optional_str,
         example='holiday_subdivision = "KA"',
+    ),
+    Option(
+        "closure_days",
+        "integer > 0",
+        30,
+        "Follow-up closure horizon: a follow-up counts as closed in time when it closed at most "
+        "this many days after its postmortem was published (day 30 counts, day 31 does not).",
+        _positive_int,
+        example="closure_days = 30",
+    ),
+    Option(
+        "closure_threshold",
+        "number from 0 to 1",
+        0.8,
+        "Teams whose follow-up closure rate is below this share are flagged.",
+        _fraction,
+        example="closure_threshold = 0.8",
+    ),
+    Option(
+        "closure_wont_do",
+        "string",
+        "excluded",
+        "How a wont-do follow-up with a reason counts in the closure rate: `excluded` leaves the "
+        "rate's denominator, `closed` counts as closed (on its closed date), `open` counts as not "
+        "closed. A wont-do without a reason always counts as not closed.",
+        _wont_do_mode,
+        allowed="excluded, closed, open",
+        example='closure_wont_do = "excluded"',
     ),
     Option(
         "severity_scale",

@@ -4,12 +4,14 @@ The files stay the truth. Every row that comes from a file carries the file's pa
 hash, so a re-sync can tell what changed, and nothing here disagrees with a file silently.
 
 Times are stored as UTC (timezone-aware columns); the incident's own IANA zone is kept beside
-them so local dates (for business-day counts) can be recovered exactly.
+them so local dates (for business-day counts) can be recovered exactly. Every backend reads them
+back as aware UTC datetimes (:class:`UtcDateTime`); SQLite, which has no zone type, included.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,8 +25,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "PostmortemRow",
     "SourceFile",
     "Team",
+    "UtcDateTime",
 ]
 
 # Deterministic constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -48,7 +53,29 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-UtcDateTime = DateTime(timezone=True)
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, stored as UTC and read back as an aware UTC datetime on every backend.
+
+    PostgreSQL keeps it as ``timestamp with time zone``; SQLite, which has no zone type, keeps
+    the UTC wall time, and this type puts the zone back when reading. An aware value is converted
+    to UTC before it is written; a naive one is taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -70,16 +97,18 @@ class IncidentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(200), unique=True)
     """The incident id as people write it (INC-2026-0512)."""
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
     title: Mapped[str | None] = mapped_column(Text)
     severity: Mapped[str | None] = mapped_column(String(50))
     timezone: Mapped[str | None] = mapped_column(String(64))
-    impact_started: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    detected: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    acknowledged: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    mitigated: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    resolved: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    closed: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    impact_started: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    detected: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acknowledged: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    mitigated: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resolved_local_date: Mapped[date | None] = mapped_column(Date)
     """The resolution date in the incident's zone: business days count from it."""
     source: Mapped[str] = mapped_column(String(20), default="file")
@@ -115,7 +144,7 @@ class PostmortemRow(Base):
     sla_breach: Mapped[bool | None] = mapped_column(Boolean)
     eval_gap: Mapped[bool | None] = mapped_column(Boolean)
     eval_cases_to_add: Mapped[int | None] = mapped_column(Integer)
-    indexed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    indexed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     incident: Mapped[IncidentRow] = relationship(back_populates="postmortem")
     follow_ups: Mapped[list[FollowUpRow]] = relationship(
@@ -142,7 +171,9 @@ class ContributingFactorRow(Base):
 
 
 class FollowUpRow(Base):
-    """A follow-up action. ``key`` is its id within the postmortem (``a``, ``b``...)."""
+    """A follow-up action. ``key`` is its id within the postmortem (``a``, ``b``...);
+    ``position`` its 0-based index in the file (the same holds for the other per-postmortem
+    lists: contributing factors and apparatus updates)."""
 
     __tablename__ = "follow_ups"
     __table_args__ = (UniqueConstraint("postmortem_fk", "position"),)
@@ -176,9 +207,10 @@ class FollowUpStatusChange(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     follow_up_fk: Mapped[int] = mapped_column(ForeignKey("follow_ups.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20))
-    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     source: Mapped[str] = mapped_column(String(100))
-    """``file:closed`` (the closed date), ``git:<sha>`` (a commit), ``sync`` (first seen), ``api``."""
+    """``git:<sha>`` (a commit changed it), ``file:closed`` (the follow-up's closed date),
+    ``sync`` (a sync saw it changed, at the sync's time), ``api``. See :mod:`norecur.store._sync`."""
 
     follow_up: Mapped[FollowUpRow] = relationship(back_populates="history")
 
@@ -205,4 +237,4 @@ class SourceFile(Base):
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
     """Set when the current content fails to parse; the indexed version is the last good one."""
-    synced_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    synced_at: Mapped[datetime] = mapped_column(UtcDateTime())
