@@ -70,6 +70,7 @@ def sample() -> dict[str, Any]:
     return {
         "version": 1,
         "window": {"start": "2026-04-01", "end": "2026-06-30", "label": "2026-Q2"},
+        "trend_window": {"start": "2026-04-01", "end": "2026-06-30", "label": "2026-Q2"},
         "as_of": "2026-11-21",
         "team": None,
         "teams": list(TEAMS),
@@ -444,6 +445,7 @@ def empty() -> dict[str, Any]:
     return {
         "version": 1,
         "window": {"start": "2026-04-01", "end": "2026-06-30", "label": "2026-Q2"},
+        "trend_window": {"start": "2026-04-01", "end": "2026-06-30", "label": "2026-Q2"},
         "as_of": "2026-11-21",
         "team": None,
         "teams": [],
@@ -601,7 +603,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "postmortems"
 
 
 def examples_report(
-    start: str = "2026-01-01", end: str = "2026-09-30", as_of: str = "2026-11-21"
+    start: str = "2026-01-01",
+    end: str = "2026-09-30",
+    as_of: str = "2026-11-21",
+    trend_quarters: int = 4,
 ) -> dict[str, Any]:
     """The real ``build_report`` over the six example postmortems (no store: the metrics layer
     builds the same rows from parsed postmortems)."""
@@ -614,4 +619,5 @@ def examples_report(
         start=date.fromisoformat(start),
         end=date.fromisoformat(end),
         as_of=date.fromisoformat(as_of),
+        trend_quarters=trend_quarters,  # what `norecur report` uses by default
     )

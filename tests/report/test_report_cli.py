@@ -162,7 +162,9 @@ def test_status_text_and_json(synced):
 def test_metrics_prometheus(synced):
     run = synced.run("metrics", "--prometheus", "--as-of", "2026-11-21")
     assert run.code == 0, run.explain()
-    assert run.stdout == prometheus_text(examples_report("2026-07-01", "2026-09-30", "2026-11-21"))
+    assert run.stdout == prometheus_text(
+        examples_report("2026-07-01", "2026-09-30", "2026-11-21", trend_quarters=1)
+    )
     from prometheus_client.parser import text_string_to_metric_families
 
     names = {family.name for family in text_string_to_metric_families(run.stdout)}

@@ -102,6 +102,7 @@ def _report(
     end: date,
     as_of: date,
     team: str | None = None,
+    trend_quarters: int = 1,
 ) -> dict[str, Any]:
     """Open the store, read the signal rows, and build the report over the window."""
     with open_store(database) as store:
@@ -111,7 +112,15 @@ def _report(
         if team not in teams:
             known = ", ".join(teams) if teams else "none (run `norecur sync` first)"
             raise NorecurError(f"no incidents for team {team!r}; teams in the store: {known}")
-    return build_report(data, start=start, end=end, as_of=as_of, config=config, team=team)
+    return build_report(
+        data,
+        start=start,
+        end=end,
+        as_of=as_of,
+        config=config,
+        team=team,
+        trend_quarters=trend_quarters,
+    )
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -147,6 +156,14 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here, not stdout.")
     ] = None,
+    trend_quarters: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Quarters the trend sections (causes, apparatus, eval, MTTx) cover, ending "
+            "with the window's last quarter.",
+        ),
+    ] = 4,
     config_path: ConfigPath = None,
 ) -> None:
     """The quarterly trends review: closure per team, SLO, backlog, causes, apparatus, MTTx.
@@ -158,7 +175,15 @@ def report(
     config = _config(config_path, Path.cwd())
     when = _as_of(as_of, config)
     first, last = _window(quarter, start, end, when)
-    data = _report(database, config, start=first, end=last, as_of=when, team=team)
+    data = _report(
+        database,
+        config,
+        start=first,
+        end=last,
+        as_of=when,
+        team=team,
+        trend_quarters=trend_quarters,
+    )
     if output_format is ReportFormat.json:
         text = _json(data)
     elif output_format is ReportFormat.html:

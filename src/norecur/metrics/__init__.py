@@ -17,7 +17,7 @@ from norecur.metrics._data import (
     load_signal_data,
 )
 from norecur.metrics._mttx import MEASURES, duration_stats, mttx
-from norecur.metrics._periods import quarter_of, quarter_window, window_label
+from norecur.metrics._periods import quarter_of, quarter_window, trend_start, window_label
 from norecur.metrics._prometheus import PROMETHEUS_CONTENT_TYPE, prometheus_text
 from norecur.metrics._report import REPORT_VERSION, build_report
 from norecur.metrics._slo import completion_slo, postmortem_backlog
@@ -56,5 +56,6 @@ __all__ = [
     "prometheus_text",
     "quarter_of",
     "quarter_window",
+    "trend_start",
     "window_label",
 ]

@@ -47,6 +47,19 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def trend_start(start: date, end: date, quarters: int) -> date:
+    """First day of the trend window: ``quarters`` calendar quarters ending with ``end``'s quarter,
+    never later than ``start`` (a longer review window is its own trend window).
+
+    >>> trend_start(date(2026, 4, 1), date(2026, 6, 30), 4)
+    datetime.date(2025, 7, 1)
+    """
+    first, _last = quarter_window(quarter_of(end))
+    index = first.year * 4 + (first.month - 1) // 3 - (quarters - 1)
+    earliest = date(index // 4, 3 * (index % 4) + 1, 1)
+    return min(earliest, start)
+
+
 def window_label(start: date, end: date) -> str:
     """``2026-Q2`` when the window is exactly one quarter, else ``2026-04-01..2026-06-15``."""
     label = quarter_of(start)

@@ -10,7 +10,7 @@ from norecur.metrics._closure import closure_rate
 from norecur.metrics._common import NO_TEAM, team_label
 from norecur.metrics._data import SignalData, _gc_paused
 from norecur.metrics._mttx import mttx
-from norecur.metrics._periods import window_label
+from norecur.metrics._periods import trend_start, window_label
 from norecur.metrics._slo import completion_slo, postmortem_backlog
 from norecur.metrics._trends import apparatus_updates, cause_distribution, eval_coverage
 from norecur.model import BusinessCalendar
@@ -29,6 +29,7 @@ def build_report(
     as_of: date,
     config: Config | None = None,
     team: str | None = None,
+    trend_quarters: int = 1,
 ) -> dict[str, Any]:
     """Every signal over the window ``start``..``end`` (inclusive) as of ``as_of``.
 
@@ -38,6 +39,11 @@ def build_report(
     ``holiday_subdivision`` and ``severity_scale``. The result holds only JSON types: dates as
     ISO strings, shares as floats rounded to 4 decimals, lists in a fixed order, so the same
     data gives the same document.
+
+    Closure, SLO and backlog cover the review window. The trend sections (causes, apparatus
+    updates, eval coverage, MTTx) cover ``trend_window``: the ``trend_quarters`` calendar
+    quarters ending with the window's last quarter (or the window itself when longer), so a
+    quarterly review shows where the quarter sits against the ones before it.
     """
     if end < start:
         raise ValueError(f"the window ends ({end}) before it starts ({start})")
@@ -46,6 +52,7 @@ def build_report(
         data = data.for_team(None if team == NO_TEAM else team)
     calendar = BusinessCalendar(config.holiday_country, config.holiday_subdivision)
     window = {"start": start, "end": end, "as_of": as_of}
+    trend = {"start": trend_start(start, end, trend_quarters), "end": end, "as_of": as_of}
     with _gc_paused():
         return {
             "version": REPORT_VERSION,
@@ -57,6 +64,11 @@ def build_report(
             "as_of": as_of.isoformat(),
             "team": team,
             "teams": sorted({team_label(incident.team) for incident in data.incidents}),
+            "trend_window": {
+                "start": trend["start"].isoformat(),
+                "end": end.isoformat(),
+                "label": window_label(trend["start"], end),
+            },
             "config": {
                 "closure_days": config.closure_days,
                 "closure_threshold": config.closure_threshold,
@@ -79,8 +91,8 @@ def build_report(
                 calendar=calendar,
             ),
             "backlog": postmortem_backlog(data, **window, calendar=calendar),
-            "causes": cause_distribution(data, **window),
-            "apparatus": apparatus_updates(data, **window),
-            "eval": eval_coverage(data, **window),
-            "mttx": mttx(data, **window, severity_scale=config.severity_scale),
+            "causes": cause_distribution(data, **trend),
+            "apparatus": apparatus_updates(data, **trend),
+            "eval": eval_coverage(data, **trend),
+            "mttx": mttx(data, **trend, severity_scale=config.severity_scale),
         }

@@ -156,6 +156,7 @@ def complete(report: dict[str, Any]) -> dict[str, Any]:
     r.setdefault("as_of", None)
     r.setdefault("team", None)
     r["window"] = {"start": None, "end": None, "label": None, **(r.get("window") or {})}
+    r["trend_window"] = {**r["window"], **(r.get("trend_window") or {})}
     r["config"] = {
         "closure_days": None,
         "closure_threshold": None,

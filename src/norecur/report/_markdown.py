@@ -81,6 +81,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Window {md_text(window['start'])} to {md_text(window['end'])}, "
         f"as of {md_text(r['as_of'])}, {scope}.",
         "",
+        *_trend_line(r),
         f"Closure: follow-ups closed within {count(config['closure_days'])} days of their "
         f"postmortem's publication; teams under {percent(config['closure_threshold'])} are "
         f"flagged; {wont_do_meaning(config['closure_wont_do'])}. Completion SLO: "
@@ -241,6 +242,17 @@ def _backlog(r: dict[str, Any]) -> list[str]:
 def _cause_cell(q: dict[str, Any], kind: str, name: str) -> str:
     n = q[kind].get(name, 0)
     return f"{n} ({percent(q[f'{kind}_share'].get(name))})" if n else "0"
+
+
+def _trend_line(r: dict[str, Any]) -> list[str]:
+    trend = r["trend_window"]
+    if (trend["start"], trend["end"]) == (r["window"]["start"], r["window"]["end"]):
+        return []
+    return [
+        f"Trends (causes, apparatus updates, eval coverage, MTTx) cover "
+        f"{md_text(trend['start'])} to {md_text(trend['end'])}.",
+        "",
+    ]
 
 
 def _causes(r: dict[str, Any]) -> list[str]:
