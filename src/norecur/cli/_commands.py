@@ -15,6 +15,7 @@ import typer
 
 from norecur import __version__
 from norecur.cli._app import app
+from norecur.cli._output import write_output
 from norecur.cli._show import show_postmortem
 from norecur.config import OPTIONS, Config, find_config, load_config
 from norecur.document import (
@@ -198,14 +199,7 @@ def render(
     else:
         parsed.require_no_issues("render")
         text = render_html(parsed.postmortem, version=__version__)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise NorecurError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
-    print(f"wrote {output}")
+    write_output(text, output)
 
 
 @app.command()

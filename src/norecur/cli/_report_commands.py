@@ -15,6 +15,7 @@ from rich.console import Console
 from norecur import __version__
 from norecur.cli._app import app
 from norecur.cli._commands import _config, _parse_date
+from norecur.cli._output import write_output
 from norecur.config import Config
 from norecur.errors import NorecurError
 from norecur.metrics import (
@@ -123,17 +124,6 @@ def _report(
     )
 
 
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise NorecurError(f"cannot write: {exc.strerror or exc}", path=str(output)) from None
-    print(f"wrote {output}")
-
-
 def _json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -190,7 +180,7 @@ def report(
         text = render_html(data, version=__version__)
     else:
         text = render_markdown(data)
-    _write(text, output)
+    write_output(text, output)
 
 
 @app.command()
