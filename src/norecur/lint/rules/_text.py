@@ -49,7 +49,7 @@ _ROLE_WORDS = frozenset(
 
 
 def is_placeholder(text: str | None) -> bool:
-    """True for empty text or text that only holds a placeholder (TODO, TBD, N/A, "-", ...)."""
+    """True for empty text or text that only holds a placeholder (todo, tbd, n/a, "-", ...)."""
     if text is None:
         return True
     stripped = text.strip()

@@ -72,8 +72,8 @@ class PartEmpty(Rule):
 
     What it checks:
         Each part has content: its front-matter fields (for parts that have them) or prose under
-        its heading. Prose that is only a placeholder (TODO, TBD, N/A, none, "-", "...") or only
-        an HTML comment counts as empty.
+        its heading. Prose that is only a placeholder (todo, tbd, n/a, none, "-", "...", in any
+        case) or only an HTML comment counts as empty.
 
     Why it matters:
         An empty field is a visible gap, never a skipped one. A placeholder reads as filled in a
