@@ -7,8 +7,11 @@ The tree::
     ├── DocumentError            a postmortem file cannot be read as a postmortem
     │   └── FrontMatterError     its YAML front matter is missing, malformed or of the wrong shape
     ├── PluginError              a registered plugin (rule, reader, ...) failed to load
-    └── StoreError               the store cannot be opened, migrated or written (URL, connection,
-                                 a schema newer than this norecur)
+    ├── StoreError               the store cannot be opened, migrated or written (URL, connection,
+    │                            a schema newer than this norecur)
+    └── TelemetryError           a trace or log file cannot be read, or one record of it is
+                                 malformed (``field`` holds the record: ``resourceSpans[0].
+                                 scopeSpans[1].spans[7]``; ``line`` the JSON Lines line)
 
 Each error carries where it happened (``path``, ``line``, ``field``) so that one line can tell a
 person what to fix, and :meth:`NorecurError.one_line` renders that line.
@@ -23,6 +26,7 @@ __all__ = [
     "NorecurError",
     "PluginError",
     "StoreError",
+    "TelemetryError",
     "escape_controls",
 ]
 
@@ -89,3 +93,12 @@ class PluginError(NorecurError):
 class StoreError(NorecurError):
     """The store cannot be opened, migrated or written: a bad URL, an unreachable database, or a
     schema newer than this version of norecur knows."""
+
+
+class TelemetryError(NorecurError):
+    """A telemetry file (traces, logs) cannot be read, or one of its records is malformed.
+
+    ``path`` names the file, ``line`` the JSON Lines line (when the format has lines) and ``field``
+    the record inside it, as an index path such as ``resourceSpans[0].scopeSpans[0].spans[3]``.
+    A reader raises it for a file it cannot read at all and lists it in its ``ReadReport`` for a
+    record it skipped."""

@@ -61,7 +61,7 @@ def test_error_tree_has_one_root_and_carries_location():
     from norecur import errors
 
     classes = [getattr(errors, s) for s in errors.__all__ if isinstance(getattr(errors, s), type)]
-    assert len(classes) == 6
+    assert len(classes) == 7
     for cls in classes:
         assert issubclass(cls, errors.NorecurError)
     error = errors.FrontMatterError("bad\nvalue", path="a.md", line=3, field="cause.primary")
