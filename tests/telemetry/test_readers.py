@@ -221,7 +221,14 @@ def test_read_spans_detects_and_forces(tmp_path, otlp_proto, otlp_json_hex):
 
 def test_registry_lists_builtins_with_docs():
     registry = default_readers()
-    assert [reader.name for reader in registry] == ["otlp-json", "otlp-proto"]
+    assert [reader.name for reader in registry] == [
+        "agent-conversation",
+        "langfuse",
+        "otlp-json",
+        "otlp-proto",
+        "span-csv",
+        "span-tree",
+    ]
     for reader in registry:
         assert reader.summary()
     assert registry.broken == []
