@@ -21,7 +21,12 @@ app = typer.Typer(
 def main() -> None:
     """Console entry point."""
     # Importing the command modules registers their commands on `app`.
-    from norecur.cli import _commands, _report_commands, _store_commands  # noqa: F401
+    from norecur.cli import (  # noqa: F401
+        _commands,
+        _report_commands,
+        _store_commands,
+        _telemetry_commands,
+    )
 
     try:
         app()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,7 +19,18 @@ from norecur.telemetry import _openinference as oi
 from norecur.telemetry import _semconv as semconv
 from norecur.telemetry._schema import AI_SPAN_KINDS, SPAN_KINDS, STATUS_CODES, SpanBatch
 
-__all__ = ["BadSpan", "RowWriter", "parse_id", "parse_kind", "parse_status", "parse_time"]
+__all__ = [
+    "LIFTED_COLUMNS",
+    "BadSpan",
+    "RowWriter",
+    "attribute_plan",
+    "derive_lifted",
+    "lift_attributes",
+    "parse_id",
+    "parse_kind",
+    "parse_status",
+    "parse_time",
+]
 
 _INT64_MAX = 2**63 - 1
 
@@ -62,6 +74,8 @@ _COLUMNS_OF_SLOT: tuple[tuple[int, ...], ...] = tuple(
 )
 """Slot -> the lifted columns that read it (llm.model_name feeds two)."""
 _EMPTY_SLOTS: tuple[None, ...] = (None,) * len(_KEYS)
+LIFTED_COLUMNS: tuple[str, ...] = tuple(column for column, _, _ in _PLAN)
+"""The span-table columns lifted from attributes, in the order :func:`lift_attributes` returns."""
 
 _AI_KIND_OF_OPERATION = {
     "chat": "LLM",
@@ -161,7 +175,122 @@ def attributes_json(attributes: dict[str, Any]) -> str:
     """``attributes`` as a JSON object with sorted keys (the attributes/resource columns)."""
     if not attributes:
         return _EMPTY_JSON
-    return orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS).decode()
+    try:
+        return orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits, which OTLP/JSON can carry as a string
+        return json_text(attributes)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON with sorted keys, as orjson writes it, for what orjson refuses (big ints)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def lift_attributes(
+    attributes: Iterable[tuple[str, Any]], exception_type: str | None
+) -> tuple[list[Any], str]:
+    """The lifted column values (in :data:`LIFTED_COLUMNS` order) and the ``attributes`` JSON of
+    one span's (key, plain value) pairs; later duplicates win. ``exception_type`` fills
+    ``error_type`` when no attribute does."""
+    slots = list(_EMPTY_SLOTS)
+    rest: dict[str, Any] = {}
+    slot_of = _SLOT.get
+    touched: set[int] = set()
+    for key, value in attributes:
+        index = slot_of(key)
+        if index is None:
+            rest[key] = value
+        else:
+            slots[index] = value
+            touched.update(_COLUMNS_OF_SLOT[index])
+    lifted: list[Any] = [None] * len(_PLAN)
+    for position in sorted(touched):
+        column, is_int, candidates = _PLAN[position]
+        chosen = None
+        for index, key in candidates:
+            value = slots[index]
+            if value is None:
+                continue
+            usable = _as_int(value) if is_int else value if type(value) is str else None
+            if column == "span_kind_ai" and usable is not None:
+                usable = usable.upper()
+                if usable not in AI_SPAN_KINDS:
+                    usable = None
+            if chosen is None and usable is not None:
+                chosen = usable
+            elif usable is None or usable != chosen:
+                rest[key] = value
+        lifted[position] = chosen
+    if lifted[0] is None and lifted[1] is not None:  # span_kind_ai from the operation
+        lifted[0] = _AI_KIND_OF_OPERATION.get(lifted[1])
+    if lifted[-1] is None:  # error_type from the first exception event
+        lifted[-1] = exception_type
+    return lifted, attributes_json(rest)
+
+
+TAKE_STR, TAKE_INT, TAKE_AI_KIND = 0, 1, 2
+"""How a plan step reads its value: a string as is, an int64, an upper-cased AI span kind."""
+
+_PLANS: dict[tuple[str, ...], Any] = {}
+
+
+def attribute_plan(
+    keys: tuple[str, ...],
+) -> tuple[tuple[tuple[int, int, int], ...], tuple[int, ...], tuple[str, ...]] | None:
+    """How to lift the attributes of every span whose keys are exactly ``keys``, in that order,
+    without looking at one span at a time; None when :func:`lift_attributes` must decide per span.
+
+    Returns ``(steps, rest, rest_keys)``: each step ``(position, column, how)`` fills lifted column
+    ``column`` (an index into :data:`LIFTED_COLUMNS`) from the value at ``position``, read as
+    ``how`` says (``TAKE_*``); ``rest`` are the positions of the keys no column reads, in sorted
+    key order, and ``rest_keys`` those keys. A plan exists only when no key repeats and no column
+    has two candidate keys, so precedence never has to choose: the caller must still check that
+    every value a step reads is usable (else fall back to :func:`lift_attributes`).
+    """
+    plan = _PLANS.get(keys, _PLANS)
+    if plan is not _PLANS:
+        return plan
+    if len(set(keys)) != len(keys):
+        plan = None
+    else:
+        position_of = {key: position for position, key in enumerate(keys)}
+        steps: list[tuple[int, int, int]] = []
+        for column_index, (column, is_int, candidates) in enumerate(_PLAN):
+            present = [position_of[key] for _, key in candidates if key in position_of]
+            if len(present) > 1:
+                plan = None
+                break
+            if present:
+                how = TAKE_AI_KIND if column == "span_kind_ai" else TAKE_INT if is_int else TAKE_STR
+                steps.append((present[0], column_index, how))
+        else:
+            rest = tuple(
+                sorted((p for p, key in enumerate(keys) if key not in _SLOT), key=keys.__getitem__)
+            )
+            plan = (tuple(steps), rest, tuple(keys[p] for p in rest))
+    if len(_PLANS) >= 1024:
+        _PLANS.clear()
+    _PLANS[keys] = plan
+    return plan
+
+
+def derive_lifted(lifted: list[list[Any]], exception_types: list[str | None]) -> None:
+    """Column-wise, what :func:`lift_attributes` derives per span: ``span_kind_ai`` from the
+    operation and ``error_type`` from the first exception event, where the attributes left them
+    null. ``lifted`` holds one list per :data:`LIFTED_COLUMNS` entry and is updated in place
+    (applying it again changes nothing)."""
+    kinds, operations = lifted[0], lifted[1]
+    if None in kinds and operations.count(None) < len(operations):
+        kind_of = _AI_KIND_OF_OPERATION.get
+        lifted[0] = [
+            kind if kind is not None or operation is None else kind_of(operation)
+            for kind, operation in zip(kinds, operations, strict=True)
+        ]
+    if exception_types.count(None) < len(exception_types):
+        lifted[-1] = [
+            error if error is not None else exception
+            for error, exception in zip(lifted[-1], exception_types, strict=True)
+        ]
 
 
 class RowWriter:
@@ -217,40 +346,7 @@ class RowWriter:
 
         ``attributes`` are the span's (key, plain value) pairs; later duplicates win.
         """
-        slots = list(_EMPTY_SLOTS)
-        rest: dict[str, Any] = {}
-        slot_of = _SLOT.get
-        touched: set[int] = set()
-        for key, value in attributes:
-            index = slot_of(key)
-            if index is None:
-                rest[key] = value
-            else:
-                slots[index] = value
-                touched.update(_COLUMNS_OF_SLOT[index])
-        lifted: list[Any] = [None] * len(_PLAN)
-        for position in sorted(touched):
-            column, is_int, candidates = _PLAN[position]
-            chosen = None
-            for index, key in candidates:
-                value = slots[index]
-                if value is None:
-                    continue
-                usable = _as_int(value) if is_int else value if type(value) is str else None
-                if column == "span_kind_ai" and usable is not None:
-                    usable = usable.upper()
-                    if usable not in AI_SPAN_KINDS:
-                        usable = None
-                if chosen is None and usable is not None:
-                    chosen = usable
-                elif usable is None or usable != chosen:
-                    rest[key] = value
-            lifted[position] = chosen
-        if lifted[0] is None and lifted[1] is not None:  # span_kind_ai from the operation
-            lifted[0] = _AI_KIND_OF_OPERATION.get(lifted[1])
-        if lifted[-1] is None:  # error_type from the first exception event
-            lifted[-1] = exception_type
-        attributes_text = attributes_json(rest)
+        lifted, attributes_text = lift_attributes(attributes, exception_type)
         for values, value in zip(self._lifted, lifted, strict=True):
             values.append(value)
         for values, value in zip(

@@ -1,0 +1,117 @@
+"""Commands over telemetry: ingest."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from norecur.cli._app import app
+from norecur.telemetry import IngestReport, ingest
+
+__all__: list[str] = []
+
+_SHOWN_SKIPS = 20
+"""Skipped records listed one per line in text output; JSON lists them all."""
+
+
+class IngestFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command("ingest")
+def ingest_command(
+    inputs: Annotated[
+        list[Path], typer.Argument(metavar="INPUT", help="Trace or agent-log files.")
+    ],
+    store: Annotated[
+        Path, typer.Option("--store", help="Span store folder (created when missing).")
+    ],
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format", help="Reader name (otlp-json, langfuse...); default: detect."
+        ),
+    ] = None,
+    output_format: Annotated[
+        IngestFormat, typer.Option("--format", "-f", help="text for people, json for tools.")
+    ] = IngestFormat.text,
+) -> None:
+    """Store spans from trace files in a Parquet span store, partitioned by UTC day.
+
+    A file already ingested (same sha256, listed in the store's _ingested.json) is skipped, so running the same command twice stores nothing twice. A file that cannot be read stores nothing; the other files are still stored.
+
+    Exit 0 when every record was stored, 1 when the readers skipped malformed records, 2 when a file could not be read or the usage is wrong.
+
+    Example: [bold]norecur ingest traces/*.json --store .norecur/spans[/bold]
+    """
+    with _progress(enabled=output_format is IngestFormat.text) as progress:
+        report = ingest(inputs, store, input_format=input_format, progress=progress)
+    for error in report.failed:
+        print(f"error: {error.one_line()}", file=sys.stderr)
+    if output_format is IngestFormat.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_text(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_text(report: IngestReport) -> None:
+    for file in report.files:
+        if file.read is None:
+            print(f"{file.path}: already ingested (sha256 {file.sha256[:12]}), skipped")
+        else:
+            print(file.read.summary())
+    skipped = report.skipped
+    for error in skipped[:_SHOWN_SKIPS]:
+        print(f"  skipped {error.one_line()}")
+    if len(skipped) > _SHOWN_SKIPS:
+        print(f"  ... and {len(skipped) - _SHOWN_SKIPS} more skipped (--format json lists all)")
+    stored = [file for file in report.files if file.read is not None]
+    known = len(report.files) - len(stored)
+    days = report.days
+    per_day = ", ".join(f"{day}: {count}" for day, count in days.items())
+    print(
+        f"Ingested {len(stored)} file{'s' if len(stored) != 1 else ''} into {report.root}: "
+        f"{report.spans} span{'s' if report.spans != 1 else ''} in {len(days)} "
+        f"day{'s' if len(days) != 1 else ''}{f' ({per_day})' if per_day else ''}; "
+        f"{known} already ingested, {len(report.failed)} unreadable, {len(skipped)} "
+        f"record{'s' if len(skipped) != 1 else ''} skipped."
+    )
+
+
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Callable[[int, int, int], None] | None]:
+    """A Rich progress bar on stderr when it is a terminal; None (no bar) otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def update(files_done: int, files_total: int, spans: int) -> None:
+            bar.update(
+                task,
+                completed=files_done,
+                total=files_total,
+                description=f"ingesting ({spans:,} spans)",
+            )
+
+        yield update
