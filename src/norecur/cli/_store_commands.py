@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +10,7 @@ from typing import Annotated
 import typer
 
 from norecur.cli._app import app
+from norecur.cli._output import progress_bar
 from norecur.config import find_config, load_config
 from norecur.errors import NorecurError
 from norecur.store import Store, SyncReport, open_store, sync
@@ -62,7 +60,7 @@ def sync_command(
     config = load_config(find_config(path))
     store = open_store(database)
     try:
-        with _progress(enabled=output_format is SyncFormat.text) as progress:
+        with progress_bar("syncing", enabled=output_format is SyncFormat.text) as progress:
             report = sync(
                 store,
                 path,
@@ -94,28 +92,3 @@ def _print_text(report: SyncReport, store: Store, path: Path) -> None:
         f"updated, {len(report.deleted)} deleted, {report.unchanged} unchanged, {errors} "
         f"error{'s' if errors != 1 else ''}{history}."
     )
-
-
-@contextmanager
-def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A Rich progress bar on stderr when it is a terminal; None (no bar) otherwise."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("syncing", total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +11,7 @@ from typing import Annotated
 import typer
 
 from norecur.cli._app import app
+from norecur.cli._output import progress_bar
 from norecur.telemetry import IngestReport, ingest
 
 __all__: list[str] = []
@@ -52,7 +51,13 @@ def ingest_command(
 
     Example: [bold]norecur ingest traces/*.json --store .norecur/spans[/bold]
     """
-    with _progress(enabled=output_format is IngestFormat.text) as progress:
+    with progress_bar("ingesting", enabled=output_format is IngestFormat.text) as bar:
+        progress = None
+        if bar is not None:
+
+            def progress(files_done: int, files_total: int, spans: int) -> None:
+                bar(files_done, files_total, f" ({spans:,} spans)")
+
         report = ingest(inputs, store, input_format=input_format, progress=progress)
     for error in report.failed:
         print(f"error: {error.one_line()}", file=sys.stderr)
@@ -85,33 +90,3 @@ def _print_text(report: IngestReport) -> None:
         f"{known} already ingested, {len(report.failed)} unreadable, {len(skipped)} "
         f"record{'s' if len(skipped) != 1 else ''} skipped."
     )
-
-
-@contextmanager
-def _progress(*, enabled: bool) -> Iterator[Callable[[int, int, int], None] | None]:
-    """A Rich progress bar on stderr when it is a terminal; None (no bar) otherwise."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("ingesting", total=None)
-
-        def update(files_done: int, files_total: int, spans: int) -> None:
-            bar.update(
-                task,
-                completed=files_done,
-                total=files_total,
-                description=f"ingesting ({spans:,} spans)",
-            )
-
-        yield update
