@@ -367,24 +367,7 @@ def stacked_bars(
             value = item.values[i] if i < len(item.values) else None
             amount = value or 0
             y1, y0 = y_of(base + amount), y_of(base)
-            shown = fmt(value) if value is not None else "no data"
-            frame.parts.append(
-                _mark(
-                    "rect",
-                    {
-                        "x": _num(x),
-                        "y": _num(y1),
-                        "width": _num(bar),
-                        "height": _num(y0 - y1),
-                        "fill": item.colour,
-                    },
-                    series=item.key,
-                    x_key=x_key,
-                    category=category,
-                    value=value,
-                    tooltip=_tooltip(item.label, category, shown, item.note(i)),
-                )
-            )
+            _bar(frame, item, i, category, value, x_key, fmt, x=x, y=y1, width=bar, height=y0 - y1)
             base += amount
         if totals_note is not None:
             frame.parts.append(
@@ -398,6 +381,41 @@ def stacked_bars(
     _x_labels(frame, centres, categories, bottom + 16, band)
     _axis_labels(frame, left, top, bottom, x_label, y_label)
     return frame.render()
+
+
+def _bar(
+    frame: _Frame,
+    item: Series,
+    index: int,
+    category: str,
+    value: Value,
+    x_key: str,
+    fmt: Formatter,
+    *,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+) -> None:
+    """One bar (or bar segment) of ``item`` at ``category``, with its data-* values and tooltip."""
+    shown = fmt(value) if value is not None else "no data"
+    frame.parts.append(
+        _mark(
+            "rect",
+            {
+                "x": _num(x),
+                "y": _num(y),
+                "width": _num(width),
+                "height": _num(height),
+                "fill": item.colour,
+            },
+            series=item.key,
+            x_key=x_key,
+            category=category,
+            value=value,
+            tooltip=_tooltip(item.label, category, shown, item.note(index)),
+        )
+    )
 
 
 def grouped_bars(
@@ -430,23 +448,19 @@ def grouped_bars(
             value = item.values[i] if i < len(item.values) else None
             x = centres[i] - group / 2 + j * bar
             y1 = y_of(value or 0)
-            shown = fmt(value) if value is not None else "no data"
-            frame.parts.append(
-                _mark(
-                    "rect",
-                    {
-                        "x": _num(x + 1),
-                        "y": _num(y1),
-                        "width": _num(max(bar - 2, 1)),
-                        "height": _num(bottom - y1),
-                        "fill": item.colour,
-                    },
-                    series=item.key,
-                    x_key=x_key,
-                    category=category,
-                    value=value,
-                    tooltip=_tooltip(item.label, category, shown, item.note(i)),
-                )
+            width_ = max(bar - 2, 1)
+            _bar(
+                frame,
+                item,
+                i,
+                category,
+                value,
+                x_key,
+                fmt,
+                x=x + 1,
+                y=y1,
+                width=width_,
+                height=bottom - y1,
             )
             if value:
                 frame.parts.append(
