@@ -10,6 +10,7 @@ from norecur.rca._analyzer import (
     SORT_KEYS,
     Analyzer,
     AnalyzerRegistry,
+    Context,
     default_analyzers,
 )
 from norecur.rca._evidence import Candidate, Evidence
@@ -20,6 +21,7 @@ __all__ = [
     "Analyzer",
     "AnalyzerRegistry",
     "Candidate",
+    "Context",
     "Evidence",
     "default_analyzers",
 ]

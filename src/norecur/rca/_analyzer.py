@@ -16,8 +16,9 @@ import inspect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import pyarrow as pa
 
@@ -29,6 +30,7 @@ __all__ = [
     "SORT_KEYS",
     "Analyzer",
     "AnalyzerRegistry",
+    "Context",
     "default_analyzers",
 ]
 
@@ -36,6 +38,20 @@ ENTRY_POINT_GROUP = "norecur.rca_analyzers"
 SORT_KEYS = (("trace_id", "ascending"), ("start_ns", "ascending"), ("span_id", "ascending"))
 """The order rows are handed to :meth:`Analyzer._analyze` in, whatever order they came in."""
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What else was observed in the window the spans come from, for analyzers that use it."""
+
+    logs: pa.Table | None = None
+    """Log lines (the ``logs`` reader's table), joinable to spans by trace and span id."""
+    metrics: pa.Table | None = None
+    """Per-service metric series (the ``metric-csv`` reader's long table)."""
+
+    def is_empty(self) -> bool:
+        """True when neither logs nor metrics hold a row."""
+        return all(table is None or table.num_rows == 0 for table in (self.logs, self.metrics))
 
 
 class Analyzer(ABC):
@@ -54,19 +70,43 @@ class Analyzer(ABC):
             if parameter != "self" and spec.kind is not inspect.Parameter.VAR_KEYWORD
         }
 
-    def analyze(self, spans: pa.Table) -> list[Candidate]:
-        """Candidates for the root cause in ``spans`` (the canonical span table), ranked.
+    def fit(
+        self,
+        spans: pa.Table | None = None,
+        *,
+        logs: pa.Table | None = None,
+        metrics: pa.Table | None = None,
+    ) -> Self:
+        """Learn from a fault-free baseline of the same system; returns self.
 
-        Rows are sorted by :data:`SORT_KEYS` before the analyzer sees them, so the input order
-        does not matter. The result is ordered by trace id, then rank; within a trace, rank 1 is
-        the highest score, ties going to the earlier step (an error propagates forward, so of two
-        equally suspect steps the earlier is the likelier origin), then to the span id.
+        The base learns nothing: an analyzer that needs a baseline overrides this and stores
+        what it learned in attributes whose names end in ``_``.
         """
         self._validate_params()
-        if spans.num_rows == 0:
+        return self
+
+    def analyze(
+        self,
+        spans: pa.Table,
+        *,
+        logs: pa.Table | None = None,
+        metrics: pa.Table | None = None,
+    ) -> list[Candidate]:
+        """Candidates for the root cause in ``spans`` (the canonical span table), ranked.
+
+        ``logs`` and ``metrics``, when given, are what else was observed in the same window
+        (:class:`Context`); analyzers that do not use them ignore them. Rows are sorted by
+        :data:`SORT_KEYS` before the analyzer sees them, so the input order does not matter. The
+        result is ordered by trace id, then rank; within a trace, rank 1 is the highest score,
+        ties going to the earlier step (an error propagates forward, so of two equally suspect
+        steps the earlier is the likelier origin), then to the span id.
+        """
+        self._validate_params()
+        context = Context(logs=logs, metrics=metrics)
+        if spans.num_rows == 0 and context.is_empty():
             return []
         ordered = spans.sort_by(list(SORT_KEYS))
-        candidates = sorted(self._analyze(ordered), key=_order)
+        candidates = sorted(self._analyze(ordered, context), key=_order)
         ranked: list[Candidate] = []
         rank, trace = 0, None
         for candidate in candidates:
@@ -85,8 +125,9 @@ class Analyzer(ABC):
             raise TypeError(f"{type(self).__name__} does not store {', '.join(missing)}")
 
     @abstractmethod
-    def _analyze(self, spans: pa.Table) -> list[Candidate]:
-        """Candidates (rank left 0) for ``spans``: non-empty and sorted by :data:`SORT_KEYS`."""
+    def _analyze(self, spans: pa.Table, context: Context) -> list[Candidate]:
+        """Candidates (rank left 0) for ``spans``, sorted by :data:`SORT_KEYS` (empty only when
+        ``context`` is not)."""
 
     @classmethod
     def summary(cls) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from norecur.rca._analyzer import Analyzer
+from norecur.rca._analyzer import Analyzer, Context
 from norecur.rca._evidence import Candidate, Evidence
 from norecur.telemetry.readers.conversation import CONTENT, STEP
 
@@ -146,7 +146,7 @@ class AgentStepBlame(Analyzer):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{self.name}: {key} must be a number, got {value!r}")
 
-    def _analyze(self, spans: pa.Table) -> list[Candidate]:
+    def _analyze(self, spans: pa.Table, context: Context) -> list[Candidate]:
         weights = {feature: float(getattr(self, f"w_{feature}")) for feature in FEATURES}
         candidates: list[Candidate] = []
         for trace_id, steps in _traces(spans):

@@ -8,7 +8,7 @@ from typing import Any, Self
 import duckdb
 import pyarrow as pa
 
-from norecur.rca._analyzer import Analyzer
+from norecur.rca._analyzer import Analyzer, Context
 from norecur.rca._evidence import Candidate, Evidence
 
 __all__ = ["SCOPES", "WINDOW", "LatencyShift"]
@@ -139,11 +139,18 @@ class LatencyShift(Analyzer):
         self.min_baseline_spans = min_baseline_spans
         self.scope = scope
 
-    def fit(self, baseline: pa.Table) -> Self:
-        """Learn per-operation statistics from ``baseline`` (a span table); sets ``baseline_``,
-        a table ``comp, op, n, self_median, self_mad, dur_median, dur_mad``. Returns self."""
+    def fit(
+        self,
+        spans: pa.Table | None = None,
+        *,
+        logs: pa.Table | None = None,
+        metrics: pa.Table | None = None,
+    ) -> Self:
+        """Learn per-operation statistics from the baseline ``spans``; sets ``baseline_``, a
+        table ``comp, op, n, self_median, self_mad, dur_median, dur_mad``. Returns self."""
         self._validate_params()
-        self.baseline_ = _query(_FIT.format(table="incident"), baseline, None, {})
+        if spans is not None:
+            self.baseline_ = _query(_FIT.format(table="incident"), spans, None, {})
         return self
 
     def _validate_params(self) -> None:
@@ -156,7 +163,7 @@ class LatencyShift(Analyzer):
         if self.min_scale_ns <= 0:
             raise ValueError("min_scale_ns must be > 0 (it keeps z finite)")
 
-    def _analyze(self, spans: pa.Table) -> list[Candidate]:
+    def _analyze(self, spans: pa.Table, context: Context) -> list[Candidate]:
         baseline = getattr(self, "baseline_", None)
         if baseline is None:
             baseline = pa.table(
