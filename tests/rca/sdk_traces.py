@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+from google.protobuf.json_format import MessageToJson
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -67,6 +68,22 @@ def trace_id(number: int) -> str:
 def build(*roots: S, offset_ms: int = 0) -> pa.Table:
     """The span table of one trace per root, emitted through the SDK (ids in depth-first order,
     across traces)."""
+    return OtlpProtoReader().read_table(otlp_proto(*roots, offset_ms=offset_ms))
+
+
+def otlp_proto(*roots: S, offset_ms: int = 0) -> bytes:
+    """The OTLP protobuf export request of one trace per root."""
+    return encode_spans(emit(*roots, offset_ms=offset_ms)).SerializeToString()
+
+
+def otlp_json(*roots: S, offset_ms: int = 0) -> bytes:
+    """The OTLP JSON export request (protobuf's JSON mapping) of one trace per root."""
+    return MessageToJson(encode_spans(emit(*roots, offset_ms=offset_ms))).encode()
+
+
+def emit(*roots: S, offset_ms: int = 0) -> list[Any]:
+    """The finished SDK spans of one trace per root; trace ``n`` starts ``n * 10 s`` after
+    :data:`T0` (plus ``offset_ms``)."""
     exporter = InMemorySpanExporter()
     ids = _Sequential()
     providers: dict[str, TracerProvider] = {}
@@ -107,4 +124,4 @@ def build(*roots: S, offset_ms: int = 0) -> pa.Table:
     spans = list(exporter.get_finished_spans())
     for provider in providers.values():
         provider.shutdown()
-    return OtlpProtoReader().read_table(encode_spans(spans).SerializeToString())
+    return spans

@@ -276,11 +276,21 @@ def _rules_markdown(rules: list, *, full_page: bool) -> str:
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the postmortem front matter (for editors and CI).
+def schema(
+    fault_report: Annotated[
+        bool,
+        typer.Option("--fault-report", help="The fault report of norecur rca, not the postmortem."),
+    ] = False,
+) -> None:
+    """Print the JSON Schema of the postmortem front matter (for editors and CI), or of the fault report.
 
     Example: [bold]norecur schema > postmortem.schema.json[/bold]
     """
+    if fault_report:
+        from norecur.rca import FAULT_REPORT_SCHEMA
+
+        print(json.dumps(FAULT_REPORT_SCHEMA, indent=2))
+        return
     print(json.dumps(front_matter_schema(), indent=2))
 
 

@@ -9,6 +9,7 @@ through a :class:`SpanBackend` (:class:`ParquetBackend`, :class:`MemoryBackend`)
 interface analyzers query.
 """
 
+from norecur.telemetry._observations import Observations, read_observations
 from norecur.telemetry._reader import (
     ENTRY_POINT_GROUP,
     SNIFF_BYTES,
@@ -50,6 +51,7 @@ __all__ = [
     "IngestReport",
     "IngestedFile",
     "MemoryBackend",
+    "Observations",
     "ParquetBackend",
     "ReadReport",
     "Reader",
@@ -60,5 +62,6 @@ __all__ = [
     "default_readers",
     "detect_format",
     "ingest",
+    "read_observations",
     "read_spans",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from norecur.rca._analyzer import Analyzer, Context
 from norecur.rca._evidence import Candidate, Evidence
@@ -76,8 +77,8 @@ class AgentStepBlame(Analyzer):
     """Blames the agent and step that made the decisive mistake of a failed agent run.
 
     What it reads: one trace per conversation (or agent run), one span per step: the
-    ``agent-conversation`` reader's output, or any trace whose spans carry ``agent_name`` and
-    ``span_kind_ai`` (AGENT, TOOL...). A step's text is the first of :data:`CONTENT_KEYS` present.
+    ``agent-conversation`` reader's output, or any trace with a span that names its agent
+    (``agent_name``) or carries step text (:data:`CONTENT_KEYS`); other traces are skipped. A step's text is the first of :data:`CONTENT_KEYS` present.
     Every step becomes a candidate, ranked by a transparent score: the weighted sum of named
     features (:data:`FEATURES`), each weight a constructor parameter. The defaults were fixed
     before measuring anything, from how errors propagate in agent runs, not fitted to labels:
@@ -149,7 +150,7 @@ class AgentStepBlame(Analyzer):
     def _analyze(self, spans: pa.Table, context: Context) -> list[Candidate]:
         weights = {feature: float(getattr(self, f"w_{feature}")) for feature in FEATURES}
         candidates: list[Candidate] = []
-        for trace_id, steps in _traces(spans):
+        for trace_id, steps in _traces(_agent_runs(spans)):
             found = _features(steps)
             for index, step in enumerate(steps):
                 evidence = tuple(
@@ -177,6 +178,19 @@ class AgentStepBlame(Analyzer):
 
 
 _Found = dict[str, list[tuple[float, str, list[str]]]]
+
+
+def _agent_runs(spans: pa.Table) -> pa.Table:
+    """The spans of the traces this analyzer reads: those with a span naming its agent or
+    carrying step text. Other traces (a web request through services) are not agent runs."""
+    agents = pc.is_valid(spans["agent_name"])
+    for key in CONTENT_KEYS:
+        quoted = orjson.dumps(key).decode() + ":"
+        agents = pc.or_(
+            agents, pc.fill_null(pc.match_substring(spans["attributes"], quoted), False)
+        )
+    runs = pc.unique(spans["trace_id"].filter(agents))
+    return spans.filter(pc.is_in(spans["trace_id"], value_set=runs))
 
 
 def _traces(spans: pa.Table) -> list[tuple[str, list[_Step]]]:

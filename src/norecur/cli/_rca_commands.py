@@ -1,0 +1,143 @@
+"""The rca command: diagnose an incident window from trace, log and metric files."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from norecur.cli._app import app
+from norecur.cli._output import progress_bar, write_output
+from norecur.errors import NorecurError
+from norecur.rca import diagnose
+from norecur.rca._render import to_dot, to_markdown, to_mermaid, to_text
+from norecur.telemetry import Observations, read_observations
+
+__all__ = ["parse_instant"]
+
+
+class RcaFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def parse_instant(text: str) -> int:
+    """Nanoseconds since the epoch from an ISO 8601 time (no zone means UTC) or an integer of
+    nanoseconds."""
+    stripped = text.strip()
+    if stripped.lstrip("-").isdigit():
+        return int(stripped)
+    try:
+        moment = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+    except ValueError:
+        raise NorecurError(
+            f"not a time: {text!r} (use ISO 8601 such as 2026-11-21T14:05:00Z, or nanoseconds)",
+            field="--window",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def _read(paths: list[Path], input_format: str | None, label: str, show: bool) -> Observations:
+    with progress_bar(label, enabled=show) as bar:
+        progress = None
+        if bar is not None:
+
+            def progress(done: int, total: int, records: int) -> None:
+                bar(done, total, f" ({records:,} records)")
+
+        return read_observations(paths, input_format=input_format, progress=progress)
+
+
+@app.command("rca")
+def rca_command(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(metavar="INPUT", help="Trace, agent-log, log and metric files."),
+    ],
+    baseline: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--baseline", help="A file of a fault-free window of the same system (repeatable)."
+        ),
+    ] = None,
+    window: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--window",
+            metavar="START END",
+            help="Only the incident between START and END (ISO 8601, UTC when no zone).",
+        ),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format",
+            help="Reader for every file (otlp-json, span-csv, logs, metric-csv...); default: "
+            "detect per file.",
+        ),
+    ] = None,
+    tenant_attribute: Annotated[
+        str | None,
+        typer.Option("--tenant-attribute", help="Span or resource attribute naming the tenant."),
+    ] = None,
+    slice_keys: Annotated[
+        list[str] | None,
+        typer.Option("--slice", help="Attribute to slice the blast radius by (repeatable)."),
+    ] = None,
+    output_format: Annotated[
+        RcaFormat,
+        typer.Option(
+            "--format", "-f", help="text, json (the fault report), markdown, mermaid, dot."
+        ),
+    ] = RcaFormat.text,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Find the root cause of an incident: where it began, how it spread, which class it is.
+
+    Reads every INPUT (format detected per file: OTLP JSON or protobuf, Langfuse, span trees, span CSV, agent conversations, logs, metric CSV), fits the analyzers on the --baseline files, ranks the components, classifies the top suspects into the AI cause taxonomy, and measures the blast radius. The JSON report is byte-identical for the same inputs.
+
+    Exit 0 when every record was read, 1 when malformed records were skipped (the report lists them), 2 when a file could not be read or the usage is wrong.
+
+    Example: [bold]norecur rca incident/*.json --baseline quiet/*.json --format markdown -o rca.md[/bold]
+    """
+    span = None
+    if window is not None:
+        span = (parse_instant(window[0]), parse_instant(window[1]))
+        if span[1] <= span[0]:
+            raise NorecurError("the window ends before it starts", field="--window")
+    show = output_format is RcaFormat.text and output is None
+    incident = _read(inputs, input_format, "reading", show)
+    reference = _read(baseline, input_format, "reading baseline", show) if baseline else None
+    for error in incident.failed + (reference.failed if reference else []):
+        print(f"error: {error.one_line()}", file=sys.stderr)
+    report = diagnose(
+        incident,
+        reference,
+        window=span,
+        tenant_attribute=tenant_attribute,
+        slice_keys=tuple(slice_keys or ()),
+    )
+    render = {
+        RcaFormat.text: to_text,
+        RcaFormat.json: lambda r: r.to_json().decode(),
+        RcaFormat.markdown: to_markdown,
+        RcaFormat.mermaid: to_mermaid,
+        RcaFormat.dot: to_dot,
+    }[output_format]
+    write_output(render(report), output)
+    skipped = incident.skipped + (reference.skipped if reference else [])
+    if incident.failed or (reference and reference.failed):
+        raise typer.Exit(2)
+    raise typer.Exit(1 if skipped else 0)
