@@ -43,9 +43,9 @@ class S:
 class _Sequential(IdGenerator):
     """Ids 1, 2, 3... so a test can name the span it expects."""
 
-    def __init__(self) -> None:
-        self.span = 0
-        self.trace = 0
+    def __init__(self, base: int = 0) -> None:
+        self.span = base
+        self.trace = base
 
     def generate_span_id(self) -> int:
         self.span += 1
@@ -65,27 +65,27 @@ def trace_id(number: int) -> str:
     return f"{number:032x}"
 
 
-def build(*roots: S, offset_ms: int = 0) -> pa.Table:
+def build(*roots: S, offset_ms: int = 0, id_base: int = 0) -> pa.Table:
     """The span table of one trace per root, emitted through the SDK (ids in depth-first order,
     across traces)."""
-    return OtlpProtoReader().read_table(otlp_proto(*roots, offset_ms=offset_ms))
+    return OtlpProtoReader().read_table(otlp_proto(*roots, offset_ms=offset_ms, id_base=id_base))
 
 
-def otlp_proto(*roots: S, offset_ms: int = 0) -> bytes:
+def otlp_proto(*roots: S, offset_ms: int = 0, id_base: int = 0) -> bytes:
     """The OTLP protobuf export request of one trace per root."""
-    return encode_spans(emit(*roots, offset_ms=offset_ms)).SerializeToString()
+    return encode_spans(emit(*roots, offset_ms=offset_ms, id_base=id_base)).SerializeToString()
 
 
-def otlp_json(*roots: S, offset_ms: int = 0) -> bytes:
+def otlp_json(*roots: S, offset_ms: int = 0, id_base: int = 0) -> bytes:
     """The OTLP JSON export request (protobuf's JSON mapping) of one trace per root."""
-    return MessageToJson(encode_spans(emit(*roots, offset_ms=offset_ms))).encode()
+    return MessageToJson(encode_spans(emit(*roots, offset_ms=offset_ms, id_base=id_base))).encode()
 
 
-def emit(*roots: S, offset_ms: int = 0) -> list[Any]:
+def emit(*roots: S, offset_ms: int = 0, id_base: int = 0) -> list[Any]:
     """The finished SDK spans of one trace per root; trace ``n`` starts ``n * 10 s`` after
-    :data:`T0` (plus ``offset_ms``)."""
+    :data:`T0` (plus ``offset_ms``); ids count up from ``id_base + 1``."""
     exporter = InMemorySpanExporter()
-    ids = _Sequential()
+    ids = _Sequential(id_base)
     providers: dict[str, TracerProvider] = {}
 
     def tracer(service: str) -> Any:
