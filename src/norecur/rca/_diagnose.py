@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from norecur.rca._analyzer import Analyzer, default_analyzers
+from norecur.rca._analyzer import Analyzer, default_analyzers, is_sorted, sort_spans
 from norecur.rca._blast import blast_radius
 from norecur.rca._classify import Classification, Clues, classify
 from norecur.rca._combine import WINDOW, Ranked, combine
@@ -90,7 +90,7 @@ def diagnose(
     for analyzer in analyzers:
         if baseline is not None:
             analyzer.fit(baseline.spans, logs=baseline.logs, metrics=baseline.metrics)
-    spans = incident.spans
+    spans = incident.spans if is_sorted(incident.spans) else sort_spans(incident.spans)
     found: dict[str, list[Candidate]] = {}
     for analyzer in analyzers:
         found[analyzer.name] = analyzer.analyze(spans, logs=incident.logs, metrics=incident.metrics)
