@@ -47,12 +47,14 @@ CLASSIFIED = 3
 """How many of the top components are classified."""
 TRACES_LISTED = 100
 """Traces listed in ``per_trace``; the count of all is given beside."""
+LOCATED_SPANS = 1000
+"""Span ids listed in ``root_cause.spans`` (the count of all is given beside)."""
 CLUE_SPANS = 200
 """Blamed spans read per component to classify it."""
 MARGIN_NS = 60_000_000_000
 """Without ``window``, logs and metrics are kept from a minute before the first span to a minute
 after the last."""
-_ENGINE_PARAMS = {"latency-shift": {"scope": "window"}}
+_ENGINE_PARAMS = {"latency-shift": {"scope": "window"}, "resource-anomaly": {"scope": "window"}}
 """Constructor overrides for the engine: it ranks the incident window as a whole."""
 
 
@@ -115,7 +117,7 @@ def diagnose(
             }
             for analyzer in analyzers
         ],
-        "root_cause": _root_cause(top, classes) if top is not None else None,
+        "root_cause": _root_cause(top, classes, found) if top is not None else None,
         "ranking": [_ranked(ranked, classes.get(ranked.component)) for ranked in ranking],
         "propagation": _graph(spans, found, ranking),
         "blast_radius": blast_radius(
@@ -200,9 +202,21 @@ def _classification(result: Classification) -> dict[str, Any]:
     }
 
 
-def _root_cause(top: Ranked, classes: Mapping[str, Classification]) -> dict[str, Any]:
+def _root_cause(
+    top: Ranked, classes: Mapping[str, Classification], found: Mapping[str, list[Candidate]]
+) -> dict[str, Any]:
     analyzer, candidate = top.examples[0] if top.examples else ("", None)
+    located = sorted(
+        {
+            item.span_id
+            for candidates in found.values()
+            for item in candidates
+            if item.component == top.component and item.score > 0 and item.span_id
+        }
+    )
     return {
+        "spans": located[:LOCATED_SPANS],
+        "spans_total": len(located),
         "component": top.component,
         "score": top.score,
         "blame_share": top.blame_share,

@@ -167,8 +167,15 @@ FAULT_REPORT_SCHEMA: dict[str, Any] = {
                 "reason",
                 "span_ids",
                 "trace_id",
+                "spans",
+                "spans_total",
             ],
             "properties": {
+                "spans": {
+                    **_IDS,
+                    "description": "Every span blamed on the component (sorted, the first 1000).",
+                },
+                "spans_total": _COUNT,
                 "component": _TEXT,
                 "score": _SHARE,
                 "blame_share": _SHARE,

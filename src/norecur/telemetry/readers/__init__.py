@@ -3,16 +3,19 @@
 from norecur.telemetry.readers.conversation import ConversationReader
 from norecur.telemetry.readers.langfuse import LangfuseReader
 from norecur.telemetry.readers.logs import LogsReader
+from norecur.telemetry.readers.metrics import METRIC_SCHEMA, MetricCsvReader
 from norecur.telemetry.readers.otlp_json import OtlpJsonReader
 from norecur.telemetry.readers.otlp_proto import OtlpProtoReader
 from norecur.telemetry.readers.span_csv import SpanCsvReader
 from norecur.telemetry.readers.span_tree import SpanTreeReader
 
 __all__ = [
+    "METRIC_SCHEMA",
     "READERS",
     "ConversationReader",
     "LangfuseReader",
     "LogsReader",
+    "MetricCsvReader",
     "OtlpJsonReader",
     "OtlpProtoReader",
     "SpanCsvReader",
