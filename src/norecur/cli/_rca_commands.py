@@ -17,7 +17,7 @@ from norecur.errors import NorecurError
 from norecur.rca import CLASS_RULES, default_analyzers, diagnose
 from norecur.rca._classify import __doc__ as _classify_doc
 from norecur.rca._combine import __doc__ as _combine_doc
-from norecur.rca._diagnose import DEFAULT_WEIGHTS, PLUGIN_WEIGHT
+from norecur.rca._diagnose import DEFAULT_WEIGHTS, ENGINE_PARAMS, PLUGIN_WEIGHT
 from norecur.rca._render import to_dot, to_markdown, to_mermaid, to_text
 from norecur.telemetry import Observations, read_observations
 
@@ -199,13 +199,20 @@ def _analyzer_doc(analyzer: type, *, markdown: bool) -> str:
     doc = inspect.cleandoc(analyzer.__doc__ or "")
     params = analyzer().get_params()
     weight = DEFAULT_WEIGHTS.get(analyzer.name, PLUGIN_WEIGHT)
+    engine = ENGINE_PARAMS.get(analyzer.name, {})
     if markdown:
-        rows = "\n".join(f"| `{key}` | `{value!r}` |" for key, value in params.items())
+        rows = "\n".join(
+            f"| `{key}` | `{value!r}` | `{engine.get(key, value)!r}` |"
+            for key, value in params.items()
+        )
         return (
             f"## `{analyzer.name}`\n\nEngine weight: {weight}\n\n{doc}\n\n"
-            f"| Parameter | Default |\n|---|---|\n{rows}\n"
+            f"| Parameter | Default | In `norecur rca` |\n|---|---|---|\n{rows}\n"
         )
-    lines = "\n".join(f"  {key} = {value!r}" for key, value in params.items())
+    lines = "\n".join(
+        f"  {key} = {value!r}" + (f"  (norecur rca: {engine[key]!r})" if key in engine else "")
+        for key, value in params.items()
+    )
     return f"{analyzer.name} (engine weight {weight})\n\n{doc}\n\nParameters:\n{lines}\n"
 
 

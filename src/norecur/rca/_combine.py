@@ -7,8 +7,9 @@ Each analyzer is read as an independent witness. Its candidates become a *streng
   ``p = 1 - exp(-score)``, so a score of 1 (one clear unit of anomaly in the analyzer's own
   terms) reads as 0.63 and large scores saturate at 1;
 - trace-level candidates: in each trace the component's best score, capped at 1; ``p`` is the
-  mean of that over the traces in which the analyzer found anything, so a component blamed in
-  every such trace reads 1 and one blamed in a few noisy traces reads little.
+  sum of that over the traces, divided by the number of failed traces or, when larger, of
+  traces in which the analyzer found anything. A component blamed in every failed trace reads
+  1; one blamed in a few noisy traces reads little, however sure each finding is.
 
 The combined score is the noisy-OR of the witnesses, each convicting with probability
 ``weight_a * p_a(c)``::
@@ -60,8 +61,9 @@ class Ranked:
     with the largest share first, each analyzer's strongest candidates first."""
 
 
-def strengths(candidates: Sequence[Candidate]) -> dict[str, float]:
-    """Component -> strength ``p`` in 0..1 of one analyzer's candidates (module docstring)."""
+def strengths(candidates: Sequence[Candidate], failed_traces: int = 0) -> dict[str, float]:
+    """Component -> strength ``p`` in 0..1 of one analyzer's candidates (module docstring);
+    ``failed_traces`` is the number of failed traces in the window."""
     window = [candidate for candidate in candidates if candidate.trace_id == WINDOW]
     traced = [candidate for candidate in candidates if candidate.trace_id != WINDOW]
     result: dict[str, float] = {}
@@ -79,8 +81,9 @@ def strengths(candidates: Sequence[Candidate]) -> dict[str, float]:
         for best in per_trace.values():
             for component, score in best.items():
                 totals[component] += min(score, 1.0)
+        denominator = max(len(per_trace), failed_traces)
         for component, total in totals.items():
-            value = total / len(per_trace)
+            value = total / denominator
             result[component] = max(result.get(component, 0.0), value)
     return {component: _round(value) for component, value in result.items() if value > 0}
 
@@ -135,14 +138,22 @@ def blame_shares(scores: Mapping[str, float]) -> dict[str, float]:
     return shares
 
 
-def combine(found: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float]) -> list[Ranked]:
+def combine(
+    found: Mapping[str, Sequence[Candidate]],
+    weights: Mapping[str, float],
+    *,
+    failed_traces: int = 0,
+) -> list[Ranked]:
     """The combined ranking of every component any analyzer blamed (module docstring).
 
     ``found`` maps analyzer name to its candidates; ``weights`` maps analyzer name to its
-    weight in 0..1 (an analyzer missing from ``weights`` weighs 1). Ties in score go to the
+    weight in 0..1 (an analyzer missing from ``weights`` weighs 1); ``failed_traces`` is the
+    number of failed traces in the window (see :func:`strengths`). Ties in score go to the
     component more analyzers blamed, then to the name.
     """
-    per_analyzer = {name: strengths(candidates) for name, candidates in found.items()}
+    per_analyzer = {
+        name: strengths(candidates, failed_traces) for name, candidates in found.items()
+    }
     by_component: dict[str, list[tuple[str, Candidate]]] = defaultdict(list)
     for name, candidates in sorted(found.items()):
         for candidate in candidates:

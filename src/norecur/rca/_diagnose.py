@@ -28,12 +28,13 @@ from norecur.rca._report import SCHEMA_VERSION, FaultReport
 from norecur.rca._signals import failed_traces
 from norecur.telemetry._observations import Observations
 
-__all__ = ["DEFAULT_WEIGHTS", "default_engine_analyzers", "diagnose"]
+__all__ = ["DEFAULT_WEIGHTS", "ENGINE_PARAMS", "default_engine_analyzers", "diagnose"]
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "error-propagation": 0.9,
     "spectrum": 0.8,
     "agent-patterns": 0.8,
+    "new-values": 0.8,
     "agent-step-blame": 0.7,
     "latency-shift": 0.6,
     "resource-anomaly": 0.5,
@@ -54,15 +55,20 @@ CLUE_SPANS = 200
 MARGIN_NS = 60_000_000_000
 """Without ``window``, logs and metrics are kept from a minute before the first span to a minute
 after the last."""
-_ENGINE_PARAMS = {"latency-shift": {"scope": "window"}, "resource-anomaly": {"scope": "window"}}
-"""Constructor overrides for the engine: it ranks the incident window as a whole."""
+ENGINE_PARAMS: dict[str, dict[str, object]] = {
+    "latency-shift": {"scope": "window"},
+    "resource-anomaly": {"scope": "window"},
+    "spectrum": {"relative": True},
+}
+"""Constructor overrides for the engine: it ranks the incident window as a whole, and reads a
+spectrum score as evidence only beyond what an element every trace covers gets."""
 
 
 def default_engine_analyzers() -> list[Analyzer]:
     """One instance of every registered analyzer, configured for incident-window ranking."""
     analyzers = []
     for analyzer in default_analyzers():
-        analyzers.append(analyzer(**_ENGINE_PARAMS.get(analyzer.name, {})))
+        analyzers.append(analyzer(**ENGINE_PARAMS.get(analyzer.name, {})))
     return analyzers
 
 
@@ -97,8 +103,8 @@ def diagnose(
     for analyzer in analyzers:
         found[analyzer.name] = analyzer.analyze(spans, logs=incident.logs, metrics=incident.metrics)
     analyzer_weights = {a.name: trust.get(a.name, PLUGIN_WEIGHT) for a in analyzers}
-    ranking = combine(found, analyzer_weights)
     failed = failed_traces(spans, incident.logs) if spans.num_rows else set()
+    ranking = combine(found, analyzer_weights, failed_traces=len(failed))
     classes = {
         ranked.component: classify(_clues(ranked.component, spans, found))
         for ranked in ranking[:CLASSIFIED]

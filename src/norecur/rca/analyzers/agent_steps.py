@@ -77,8 +77,8 @@ class AgentStepBlame(Analyzer):
     """Blames the agent and step that made the decisive mistake of a failed agent run.
 
     What it reads: one trace per conversation (or agent run), one span per step: the
-    ``agent-conversation`` reader's output, or any trace with a span that names its agent
-    (``agent_name``) or carries step text (:data:`CONTENT_KEYS`); other traces are skipped. A step's text is the first of :data:`CONTENT_KEYS` present.
+    ``agent-conversation`` reader's output, or any trace whose spans carry their step number
+    (``message.step``); traces of calls between services are skipped. A step's text is the first of :data:`CONTENT_KEYS` present.
     Every step becomes a candidate, ranked by a transparent score: the weighted sum of named
     features (:data:`FEATURES`), each weight a constructor parameter. The defaults were fixed
     before measuring anything, from how errors propagate in agent runs, not fitted to labels:
@@ -181,15 +181,12 @@ _Found = dict[str, list[tuple[float, str, list[str]]]]
 
 
 def _agent_runs(spans: pa.Table) -> pa.Table:
-    """The spans of the traces this analyzer reads: those with a span naming its agent or
-    carrying step text. Other traces (a web request through services) are not agent runs."""
-    agents = pc.is_valid(spans["agent_name"])
-    for key in CONTENT_KEYS:
-        quoted = orjson.dumps(key).decode() + ":"
-        agents = pc.or_(
-            agents, pc.fill_null(pc.match_substring(spans["attributes"], quoted), False)
-        )
-    runs = pc.unique(spans["trace_id"].filter(agents))
+    """The spans of the traces this analyzer reads: conversations, where a span carries its
+    step number (:data:`~norecur.telemetry.readers.conversation.STEP`). A trace of calls
+    between services is not a sequence of messages, and its spans are not steps."""
+    quoted = orjson.dumps(STEP).decode() + ":"
+    steps = pc.fill_null(pc.match_substring(spans["attributes"], quoted), False)
+    runs = pc.unique(spans["trace_id"].filter(steps))
     return spans.filter(pc.is_in(spans["trace_id"], value_set=runs))
 
 

@@ -17,6 +17,7 @@ __all__ = ["FEATURES", "ErrorPropagation"]
 
 FEATURES = (
     "timeout_callee",
+    "unreadable_response",
     "originating_error",
     "retries_exhausted",
     "swallowed_error",
@@ -24,6 +25,11 @@ FEATURES = (
 """The named features, in the order their evidence is listed; each has a weight ``w_<feature>``."""
 
 _TIMEOUT = re.compile(r"time[d _-]?out|deadline", re.IGNORECASE)
+_UNREADABLE = re.compile(
+    r"pars(e|ing|er)|decod|valid|schema|unmarshal|deserial|notreadable|malformed|"
+    r"unexpected (token|end)|invalid (json|format)",
+    re.IGNORECASE,
+)
 _COLUMNS = (
     "trace_id",
     "span_id",
@@ -38,6 +44,7 @@ _COLUMNS = (
     "http_status",
     "span_kind_ai",
     "exception_count",
+    "kind",
 )
 
 
@@ -53,6 +60,7 @@ class _Span:
     message: str | None
     error_type: str | None
     http_status: int | None
+    kind: str
     judge_verdict: bool
     failed: bool
     signals: tuple[str, ...]
@@ -78,12 +86,19 @@ class ErrorPropagation(Analyzer):
       timeout or deadline) and still has children did not fail on its own: the wait was spent
       in its callee. Blame moves to the descendant with the largest self time (duration minus
       its children's union), which gets this evidence instead.
+    - ``unreadable_response``: an origin that is not a server answering a request failed to
+      parse or validate (its error type or message says parse, decode, validation, schema,
+      deserialise, not readable...) after a call below it succeeded: what it could not read
+      was that call's answer. Blame moves to the answer's producer, the deepest server span
+      under the last call that ended before the failure (data flows up from where it was
+      read).
     - ``retries_exhausted`` (value 1): the origin's operation was tried more than once under
       the same parent and every try failed; added to the last try's evidence.
 
     A ``GUARDRAIL`` or ``EVALUATOR`` span that failed without an exception is a verdict on the
-    answer, not an error of its own: it makes the trace fail but is never an origin (the cause
-    is whatever produced the answer, which other analyzers look for). Component: the span's
+    answer, not an error of its own: it makes the trace fail but is never an origin, and
+    neither is any span above it that failed (it raised because the answer was rejected); the
+    cause is whatever produced the answer, which other analyzers look for. Component: the span's
     service, else its agent, else its name. Traces without a failed span give no candidate.
     """
 
@@ -94,11 +109,13 @@ class ErrorPropagation(Analyzer):
         *,
         w_originating_error: float = 1.0,
         w_timeout_callee: float = 1.0,
+        w_unreadable_response: float = 1.0,
         w_retries_exhausted: float = 0.1,
         w_swallowed_error: float = 0.3,
     ) -> None:
         self.w_originating_error = w_originating_error
         self.w_timeout_callee = w_timeout_callee
+        self.w_unreadable_response = w_unreadable_response
         self.w_retries_exhausted = w_retries_exhausted
         self.w_swallowed_error = w_swallowed_error
 
@@ -127,8 +144,9 @@ class ErrorPropagation(Analyzer):
         for span in spans.values():
             children[span.parent].append(span)
         found: dict[str, list[Evidence]] = defaultdict(list)
+        verdicts = _above_verdicts(spans)
         for span in spans.values():
-            if not span.failed or span.judge_verdict:
+            if not span.failed or span.judge_verdict or span.span_id in verdicts:
                 continue
             if any(child.failed for child in children[span.span_id]):
                 continue  # it passed on a child's error, or a verdict on its answer
@@ -164,7 +182,23 @@ class ErrorPropagation(Analyzer):
         reached_root = node.parent not in spans
         what = _describe(origin)
         blamed = origin
-        if _timed_out(origin) and children[origin.span_id]:
+        producer = _producer(origin, children) if _unreadable(origin) else None
+        if producer is not None:
+            blamed = producer
+            found[blamed.span_id].append(
+                Evidence(
+                    kind="unreadable_response",
+                    value=1.0,
+                    weight=self.w_unreadable_response,
+                    reason=(
+                        f"{origin.component} {origin.name} could not read an answer "
+                        f"({origin.error_type or 'parse error'}); the answer came from "
+                        f"{blamed.component} {blamed.name}"
+                    ),
+                    span_ids=(blamed.span_id, *path),
+                )
+            )
+        elif _timed_out(origin) and children[origin.span_id]:
             blamed = _slowest(origin, children)
             found[blamed.span_id].append(
                 Evidence(
@@ -233,6 +267,7 @@ def _traces(table: pa.Table, flags: pa.Table) -> list[dict[str, _Span]]:
             message=columns["status_message"][index],
             error_type=columns["error_type"][index],
             http_status=columns["http_status"][index],
+            kind=columns["kind"][index],
             judge_verdict=kind in JUDGE_KINDS and not exceptions,
             failed=failed[index],
             signals=tuple(
@@ -259,6 +294,61 @@ def _describe(span: _Span) -> str:
     if "log" in span.signals:
         parts.append("error logged")
     return "; ".join(parts)
+
+
+def _above_verdicts(spans: dict[str, _Span]) -> set[str]:
+    """Ids of the spans above a failed verdict (a judge that rejected the answer)."""
+    above: set[str] = set()
+    for span in spans.values():
+        if not (span.judge_verdict and span.failed):
+            continue
+        parent = span.parent
+        while parent in spans and parent not in above:
+            above.add(parent)
+            parent = spans[parent].parent
+    return above
+
+
+def _unreadable(span: _Span) -> bool:
+    if span.kind == "SERVER" or span.http_status is not None:
+        return False  # a server rejecting its request, not a reader of an answer
+    return any(_UNREADABLE.search(text) for text in (span.error_type, span.message) if text)
+
+
+def _producer(origin: _Span, children: dict[str | None, list[_Span]]) -> _Span | None:
+    """The deepest server span below the last successful call whose answer ``origin`` read:
+    among its own children (calls it made), else among its earlier siblings (steps that ended
+    before it started, as a parser after a model call). None when there is no such server."""
+    own = [span for span in children[origin.span_id] if span.end_ns <= origin.end_ns]
+    earlier = [
+        span
+        for span in children[origin.parent]
+        if span is not origin and span.end_ns <= origin.start_ns
+    ]
+    for pool in (own, earlier):
+        calls = sorted(
+            (span for span in pool if not span.failed), key=lambda span: (span.end_ns, span.span_id)
+        )
+        for call in reversed(calls):
+            deepest = _deepest_server(call, children)
+            if deepest is not None:
+                return deepest
+    return None
+
+
+def _deepest_server(top: _Span, children: dict[str | None, list[_Span]]) -> _Span | None:
+    """The server span furthest below ``top`` (ties: the latest to start), or None."""
+    best: tuple[int, int, str] | None = None
+    chosen = None
+    stack = [(top, 0)]
+    while stack:
+        span, depth = stack.pop()
+        if span.kind == "SERVER":
+            key = (depth, span.start_ns, span.span_id)
+            if best is None or key > best:
+                best, chosen = key, span
+        stack.extend((child, depth + 1) for child in children[span.span_id])
+    return chosen
 
 
 def _timed_out(span: _Span) -> bool:
