@@ -61,7 +61,7 @@ def _generic_spans(
             span_kind_ai=kind,
             agent_name=agent,
             exception_count=0,
-            attributes='{"index.version": "%s"}' % version if kind == "TOOL" else "{}",
+            attributes=json.dumps({"index.version": version}) if kind == "TOOL" else "{}",
             resource="{}",
             source="test",
         )

@@ -61,7 +61,9 @@ def _checkout(n: int, failing: set[int]) -> list[S]:
 def incident(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("incident")
     (folder / "traces.json").write_bytes(otlp_json(*_checkout(12, {1, 2, 5, 7})))
-    (folder / "more.pb").write_bytes(otlp_proto(*_checkout(4, {0}), offset_ms=500_000, id_base=1000))
+    (folder / "more.pb").write_bytes(
+        otlp_proto(*_checkout(4, {0}), offset_ms=500_000, id_base=1000)
+    )
     return folder
 
 
