@@ -1,12 +1,15 @@
 """Which class of the AI cause taxonomy a localized fault belongs to, and the evidence that decided.
 
-Classification reads :class:`Clues`: what the blamed spans are (OpenInference span kinds, GenAI
-operations, HTTP status, error types, attribute keys) and which kinds of evidence the analyzers
-gave. Each :class:`ClassRule` is a small registered unit with a code, a name and a docstring (its
-user documentation) that looks at the clues and votes for a class with a weight and a reason. The
-class with the largest total wins; ties go to the class listed first in :data:`TIE_ORDER`, the
-more specific before the more general. A fault no rule speaks for is ``upstream`` with no votes,
-and the report says so.
+Classification reads :class:`Clues` (built by :mod:`norecur.rca._clues`): the component's role
+in the system (judge, retrieval, model relay, model server, tool server, agent, service), the
+kinds of evidence against it and the attribute keys whose values changed, each weighted by how
+much it counted in the ranking, and the spans blamed on it. Each :class:`ClassRule` is a small
+registered unit with a code, a name and a docstring (its user documentation) that votes for a
+class with a weight and a reason. A rule's weight is its base weight times the share of the
+evidence it rests on, so a finding that barely moved the ranking barely moves the class; a
+rule resting on the role alone votes its base weight. The class with the largest total wins;
+ties go to the class listed first in :data:`TIE_ORDER`, the more specific before the more
+general. A fault no rule speaks for is ``upstream`` with no votes, and the report says so.
 """
 
 from __future__ import annotations
@@ -15,17 +18,21 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from norecur.model import CauseClass
 
 __all__ = [
     "CLASS_RULES",
+    "DEPLOY_CLASSES",
+    "KEY_FAMILIES",
     "TIE_ORDER",
     "ClassRule",
     "Classification",
     "Clues",
     "Vote",
     "classify",
+    "key_family",
 ]
 
 TIE_ORDER = (
@@ -52,41 +59,102 @@ _DATA_ERRORS = re.compile(
     r"malformed|corrupt|valueerror|typeerror|keyerror|missing (column|field)",
     re.IGNORECASE,
 )
-_PROMPT_KEYS = re.compile(r"prompt|template|instruction", re.IGNORECASE)
-_MODEL_KEYS = re.compile(r"(^|[._])model", re.IGNORECASE)
-_DATA_KEYS = re.compile(
-    r"dataset|data[._-]?(source|version|feed)|corpus|index[._-]?(version|name)|snapshot|"
-    r"collection|catalog|source[._-]?version|feed",
-    re.IGNORECASE,
+KEY_FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("deploy", re.compile(r"^resource:", re.IGNORECASE)),
+    ("prompt", re.compile(r"prompt|template|instruction|system[._-]?message", re.IGNORECASE)),
+    (
+        "data",
+        re.compile(
+            r"dataset|data[._-]?(source|version|feed)|corpus|snapshot|collection|catalog|"
+            r"table|feed|index[._-]?(name|version)|source[._-]?version",
+            re.IGNORECASE,
+        ),
+    ),
+    ("retrieval", re.compile(r"embedding|rerank|retriev|top_k|chunk", re.IGNORECASE)),
+    ("model", re.compile(r"(^|[._])model", re.IGNORECASE)),
 )
-_RETRIEVAL_KINDS = frozenset({"RETRIEVER", "EMBEDDING", "RERANKER"})
-_JUDGE_KINDS = frozenset({"GUARDRAIL", "EVALUATOR"})
+"""What a changed attribute key is about, the first matching family winning: a resource
+attribute (``resource:service.version``, a pod) is a deploy; then prompt, data, retrieval and
+model keys. A key in no family says nothing about the class."""
+DEPLOY_CLASSES = {
+    "judge": CauseClass.APPARATUS,
+    "retrieval": CauseClass.RETRIEVAL,
+    "model-relay": CauseClass.GATEWAY,
+    "model-server": CauseClass.MODEL,
+    "tool-server": CauseClass.TOOLING,
+    "service": CauseClass.UPSTREAM,
+}
+"""The class of a deploy (a new resource attribute value) by the component's role."""
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+_ERROR_ANALYZERS = ("error-propagation", "agent-patterns")
+_FAILURE_ANALYZERS = (*_ERROR_ANALYZERS, "latency-shift", "resource-anomaly")
+"""Analyzers whose blamed spans failed or slowed down (not merely carried a changed value)."""
 
 
 @dataclass(frozen=True)
 class Clues:
-    """What is known about a blamed component: its blamed spans and the evidence against it.
-
-    Counters count blamed spans (or evidence items) having the value; ``evidence`` counts
-    evidence kinds weighted by their contribution, and ``spectrum_keys`` the attribute keys of
-    spectrum evidence (``key=value`` elements) the same way.
-    """
+    """What is known about a suspect component (see :mod:`norecur.rca._clues`)."""
 
     component: str
-    span_kinds: Counter[str] = field(default_factory=Counter)
-    operations: Counter[str] = field(default_factory=Counter)
-    http_statuses: Counter[int] = field(default_factory=Counter)
-    error_types: Counter[str] = field(default_factory=Counter)
-    messages: Counter[str] = field(default_factory=Counter)
-    attribute_keys: Counter[str] = field(default_factory=Counter)
-    tools: Counter[str] = field(default_factory=Counter)
+    role: str = "service"
+    """judge, retrieval, model-relay, model-server, tool-server, agent or service."""
+    shares: dict[str, float] = field(default_factory=dict)
+    """Analyzer -> its share of the component's score (fractions adding up to 1)."""
     evidence: Counter[str] = field(default_factory=Counter)
-    spectrum_keys: Counter[str] = field(default_factory=Counter)
-    exceptions: int = 0
-    """Blamed spans that recorded an exception event."""
-    spans: int = 0
-    """Blamed spans these clues were read from."""
+    """Evidence kind -> its share-weighted weight (module docstring of ``_clues``)."""
+    changed_keys: Counter[str] = field(default_factory=Counter)
+    """Attribute key of a new or suspicious value -> its share-weighted weight."""
+    blamed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Analyzer -> rows of the spans it blamed on the component."""
+
+    def span_share(
+        self, test: Callable[[dict[str, Any]], bool], analyzers: tuple[str, ...] = ()
+    ) -> float:
+        """The share-weighted fraction of blamed spans for which ``test`` holds, counting the
+        spans of ``analyzers`` only when given."""
+        total = 0.0
+        for analyzer, rows in self.blamed.items():
+            if rows and (not analyzers or analyzer in analyzers):
+                total += self.shares.get(analyzer, 0.0) * sum(map(test, rows)) / len(rows)
+        return total
+
+    def family_weight(self, family: str) -> float:
+        """The weight of the changed keys of ``family`` (:data:`KEY_FAMILIES`)."""
+        return sum(weight for key, weight in self.changed_keys.items() if key_family(key) == family)
+
+    def kinds_weight(self, *kinds: str, prefix: str = "") -> float:
+        """The weight of the evidence of ``kinds`` (and of kinds starting with ``prefix``)."""
+        return sum(
+            weight
+            for kind, weight in self.evidence.items()
+            if kind in kinds or (prefix and kind.startswith(prefix))
+        )
+
+    def error_share(self) -> float:
+        """The share of the score held by the error analyzers."""
+        return sum(self.shares.get(name, 0.0) for name in _ERROR_ANALYZERS)
+
+
+def key_family(key: str) -> str | None:
+    """The :data:`KEY_FAMILIES` family of an attribute key, or None."""
+    return next((family for family, pattern in KEY_FAMILIES if pattern.search(key)), None)
+
+
+def _model_call(row: dict[str, Any]) -> bool:
+    return row["span_kind_ai"] in ("LLM", "EMBEDDING") or row["operation"] in _LLM_OPERATIONS
+
+
+def _gateway_failure(row: dict[str, Any]) -> bool:
+    return row["http_status"] in GATEWAY_STATUSES or bool(
+        row["error_type"] and _GATEWAY_ERRORS.search(row["error_type"])
+    )
+
+
+def _client_of_a_system(row: dict[str, Any]) -> bool:
+    keys = set(row["attribute_keys"])
+    return row["kind"] == "CLIENT" and bool(
+        keys & {"db.system", "db.system.name", "messaging.system", "rpc.system"}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,173 +208,166 @@ def rule(code: str, name: str) -> Callable[[Callable[[Clues], Iterable]], Callab
     return register
 
 
-def _share(count: int, total: int) -> float:
-    return count / total if total else 0.0
-
-
-@rule("C101", "judge-failed-itself")
+@rule("C101", "judge-component")
 def _judge(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """A ``GUARDRAIL`` or ``EVALUATOR`` span raised or timed out on its own: the apparatus that
-    watches answers broke, not the answer. Votes ``apparatus``, weight 3."""
-    judges = sum(clues.span_kinds[kind] for kind in _JUDGE_KINDS)
-    if judges and (clues.exceptions or clues.evidence["originating_error"]):
-        yield (
-            CauseClass.APPARATUS,
-            3.0 * _share(judges, clues.spans),
-            f"{judges} blamed span(s) are guardrails or evaluators that failed themselves",
-        )
+    """The suspect is a judge: most of its AI spans are ``GUARDRAIL`` or ``EVALUATOR``. Whatever
+    went wrong in it (it raised, timed out, or its model or policy changed), the apparatus that
+    watches answers failed, not the answer. Votes ``apparatus``, weight 5."""
+    if clues.role == "judge":
+        yield CauseClass.APPARATUS, 5.0, "the suspect is a guardrail or evaluator"
 
 
 @rule("C201", "gateway-status")
 def _gateway_status(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """A blamed span answered with an HTTP status a model gateway uses for auth, quota or
-    routing failures (401, 403, 429, 502, 503, 504...), or an error type naming a rate limit,
-    authentication or an unavailable upstream model API, or the ``agent-patterns`` analyzer
-    saw a gateway error. Votes ``gateway``, weight 3."""
-    statuses = sum(
-        count for status, count in clues.http_statuses.items() if status in GATEWAY_STATUSES
-    )
-    errors = sum(count for name, count in clues.error_types.items() if _GATEWAY_ERRORS.search(name))
-    gateway_evidence = sum(
-        value for kind, value in clues.evidence.items() if kind.startswith("gateway_")
-    )
-    llm = sum(clues.span_kinds[kind] for kind in ("LLM", "EMBEDDING")) + sum(
-        clues.operations[operation] for operation in _LLM_OPERATIONS
-    )
-    if (statuses or errors) and (llm or gateway_evidence or "gateway" in clues.component):
-        seen = ", ".join(
-            f"HTTP {status}" for status in sorted(clues.http_statuses) if status in GATEWAY_STATUSES
-        )
+    """Blamed model calls (or spans of a model relay) failed with a status a model gateway uses
+    for auth, quota or availability (401, 403, 429, 502, 503, 504...) or an error type naming
+    a rate limit, authentication or an unavailable API; or ``agent-patterns`` saw gateway
+    errors. Votes ``gateway``, weight 4 times that evidence's share."""
+    relay = clues.role == "model-relay"
+    share = clues.span_share(lambda row: (relay or _model_call(row)) and _gateway_failure(row))
+    share += clues.kinds_weight(prefix="gateway_")
+    if share > 0:
         yield (
             CauseClass.GATEWAY,
-            3.0 * _share(max(statuses, errors), clues.spans),
-            f"model calls failed with gateway statuses or errors ({seen or 'error types'})",
+            4.0 * share,
+            "model calls failed on gateway auth, quota or availability",
         )
-    elif gateway_evidence:
-        yield CauseClass.GATEWAY, 2.0, "the agent-patterns analyzer saw gateway errors"
 
 
-@rule("C301", "prompt-version")
+@rule("C202", "model-route")
+def _route(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
+    """A model relay (a component that receives model calls and makes them) started sending a
+    model it did not send before, or its deploy changed: routing. Votes ``gateway``, weight 4
+    times the share of those changes."""
+    if clues.role != "model-relay":
+        return
+    share = clues.family_weight("model") + clues.family_weight("deploy")
+    if share > 0:
+        yield CauseClass.GATEWAY, 4.0 * share, "the model relay changed the model or its deploy"
+
+
+@rule("C301", "prompt-change")
 def _prompt(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """Failures concentrate on one prompt or template version (spectrum evidence on a prompt
-    attribute), or responses hit the length limit or the context window (``finish_length``,
-    ``context_length``). Votes ``prompt``, weight 3 (2 for length signals)."""
-    prompt = clues.evidence["spectrum_prompt_version"] + sum(
-        value for key, value in clues.spectrum_keys.items() if _PROMPT_KEYS.search(key)
-    )
-    if prompt:
-        yield CauseClass.PROMPT, 3.0, "failures concentrate on one prompt/template version"
-    length = clues.evidence["finish_length"] + clues.evidence["context_length"]
-    if length:
-        yield CauseClass.PROMPT, 2.0, "responses were cut at the length limit or the context window"
-
-
-@rule("C401", "model-version")
-def _model(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """Failures concentrate on one model (spectrum evidence on the response or request model),
-    or the model refused (``finish_content_filter``). Votes ``model``, weight 3."""
-    model = clues.evidence["spectrum_model"] + sum(
-        value for key, value in clues.spectrum_keys.items() if _MODEL_KEYS.search(key)
-    )
-    if model:
-        yield CauseClass.MODEL, 3.0, "failures concentrate on one model version"
-    if clues.evidence["finish_content_filter"]:
-        yield CauseClass.MODEL, 2.0, "the model stopped on its content filter"
-
-
-@rule("C402", "llm-span")
-def _llm(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """The blamed spans are model calls (``LLM`` span kind or a GenAI chat/completion
-    operation) and nothing says gateway. Votes ``model``, weight 1."""
-    llm = clues.span_kinds["LLM"] + sum(clues.operations[op] for op in _LLM_OPERATIONS)
-    if llm:
+    """A prompt or template version changed where the failures are (a new value, or one the
+    failing traces concentrate on), or responses hit the length limit or the context window.
+    Votes ``prompt``, weight 5 (3 for length signals) times the share."""
+    share = clues.family_weight("prompt")
+    if share > 0:
+        yield CauseClass.PROMPT, 5.0 * share, "a prompt or template version changed"
+    length = clues.kinds_weight("finish_length", "context_length")
+    if length > 0:
         yield (
-            CauseClass.MODEL,
-            1.0 * _share(min(llm, clues.spans), clues.spans),
-            "blamed spans are model calls",
+            CauseClass.PROMPT,
+            3.0 * length,
+            "responses were cut at the length limit or the context window",
         )
 
 
-@rule("C501", "data-version")
-def _data_version(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """Failures concentrate on one value of a data attribute (dataset, corpus, index or source
-    version, snapshot, feed), so the data changed under the code. Votes ``data``, weight 3."""
-    data = sum(value for key, value in clues.spectrum_keys.items() if _DATA_KEYS.search(key))
-    if data:
-        keys = ", ".join(sorted(key for key in clues.spectrum_keys if _DATA_KEYS.search(key)))
-        yield CauseClass.DATA, 3.0, f"failures concentrate on one value of {keys}"
+@rule("C401", "model-change")
+def _model(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
+    """The model answering changed (a new response or request model value) at a component that
+    is not a relay, or the model stopped on its content filter. Votes ``model``, weight 4 (3
+    for the filter) times the share."""
+    if clues.role != "model-relay":
+        share = clues.family_weight("model")
+        if share > 0:
+            yield CauseClass.MODEL, 4.0 * share, "the model answering changed"
+    refused = clues.kinds_weight("finish_content_filter")
+    if refused > 0:
+        yield CauseClass.MODEL, 3.0 * refused, "the model stopped on its content filter"
 
 
-@rule("C502", "data-unreadable")
-def _data_errors(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """The blamed spans failed to parse or validate what they were given (JSON decode,
-    schema validation, malformed or corrupt records). Votes ``data``, weight 2."""
-    errors = sum(count for name, count in clues.error_types.items() if _DATA_ERRORS.search(name))
-    errors += sum(count for text, count in clues.messages.items() if _DATA_ERRORS.search(text))
-    if errors:
+@rule("C402", "model-server")
+def _model_server(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
+    """The suspect serves model calls and relays none: what went wrong there is the model's.
+    Votes ``model``, weight 1.5."""
+    if clues.role == "model-server":
+        yield CauseClass.MODEL, 1.5, "the suspect serves the model"
+
+
+@rule("C501", "data-change")
+def _data(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
+    """A data attribute changed where the failures are: a new collection, dataset, corpus,
+    table, snapshot, feed or index version. Votes ``data``, weight 4.5 times the share."""
+    share = clues.family_weight("data")
+    if share > 0:
         yield (
             CauseClass.DATA,
-            2.0 * _share(min(errors, clues.spans), clues.spans),
-            "blamed spans could not parse or validate their input",
+            4.5 * share,
+            "the data read changed (collection, table, snapshot or index)",
         )
 
 
-@rule("C601", "retrieval-span")
+@rule("C502", "unreadable-answer")
+def _unreadable(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
+    """A caller could not parse or validate what the suspect answered
+    (``unreadable_response``), and the suspect is not a model (a model's unreadable output is
+    the model's): the data it served was bad. Votes ``data``, weight 3 times the share."""
+    share = clues.kinds_weight("unreadable_response")
+    if share > 0 and clues.role not in ("model-server", "model-relay"):
+        yield CauseClass.DATA, 3.0 * share, "callers could not read what the suspect answered"
+
+
+@rule("C601", "retrieval")
 def _retrieval(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """The blamed spans are retrieval (``RETRIEVER``, ``EMBEDDING``, ``RERANKER``), or the
-    retrieval-quality evidence fired (empty or low-scoring results in failing traces). Votes
-    ``retrieval``, weight 2."""
-    spans = sum(clues.span_kinds[kind] for kind in _RETRIEVAL_KINDS)
-    quality = sum(value for kind, value in clues.evidence.items() if kind.startswith("retrieval_"))
-    if spans or quality:
-        yield (
-            CauseClass.RETRIEVAL,
-            2.0 * max(_share(spans, clues.spans), 1.0 if quality else 0.0),
-            "blamed spans are retrieval steps"
-            + (" returning empty or weak results" if quality else ""),
-        )
+    """The suspect is a retrieval component (most of its AI spans retrieve, embed or rerank),
+    or a retrieval setting changed (embedding model, reranker, top k, chunking). Votes
+    ``retrieval``: 1.5 for the role, 4 times the share of the changed settings."""
+    if clues.role == "retrieval":
+        yield CauseClass.RETRIEVAL, 1.5, "the suspect is a retrieval component"
+    share = clues.family_weight("retrieval")
+    if share > 0:
+        yield CauseClass.RETRIEVAL, 4.0 * share, "a retrieval setting changed"
 
 
-@rule("C701", "tool-call")
+@rule("C701", "tooling")
 def _tool(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """The blamed spans are tool calls (``TOOL`` span kind, ``execute_tool``, a tool name), or
-    the agent looped on a tool or ignored a tool error, or failures concentrate on one tool.
-    Votes ``tooling``, weight 2."""
-    spans = clues.span_kinds["TOOL"] + clues.operations["execute_tool"]
-    patterns = sum(
-        clues.evidence[kind]
-        for kind in (
-            "repeated_tool_call",
-            "ignored_tool_error",
-            "spectrum_tool",
-            "delegation_cycle",
-        )
+    """The suspect serves tool calls (it is called from under a ``TOOL`` span), or the blamed
+    spans are tool calls, or the agent looped on a tool, ignored a tool error or cycled between
+    agents. Votes ``tooling``: 1.5 for the role, 2.5 times the share of blamed tool spans, 3
+    times the share of the agent patterns."""
+    if clues.role == "tool-server":
+        yield CauseClass.TOOLING, 1.5, "the suspect serves tool calls"
+    spans = clues.span_share(
+        lambda row: row["span_kind_ai"] == "TOOL" or row["operation"] == "execute_tool"
     )
-    if spans or patterns:
-        yield (
-            CauseClass.TOOLING,
-            2.0 * max(_share(min(spans, clues.spans), clues.spans), 1.0 if patterns else 0.0),
-            "blamed spans are tool calls" if spans else "the agent misused its tools",
-        )
+    if spans > 0:
+        yield CauseClass.TOOLING, 2.5 * spans, "blamed spans are tool calls"
+    patterns = clues.kinds_weight(
+        "repeated_tool_call", "ignored_tool_error", "delegation_cycle", "spectrum_tool"
+    )
+    if patterns > 0:
+        yield CauseClass.TOOLING, 3.0 * patterns, "the agent misused its tools"
 
 
 @rule("C801", "dependency")
 def _dependency(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """The blamed component is not an AI step: a database, RPC or HTTP dependency, or a
-    service whose latency or resources moved. Votes ``upstream``, weight 1 (1.5 for a
-    database or messaging client)."""
-    ai = sum(clues.span_kinds.values())
-    if ai >= clues.spans and clues.spans:
-        return
-    database = clues.attribute_keys["db.system"] + clues.attribute_keys["db.system.name"]
-    messaging = clues.attribute_keys["messaging.system"]
-    weight = 1.5 if database or messaging else 1.0
-    what = "a database or queue client" if database or messaging else "a service dependency"
-    yield (
-        CauseClass.UPSTREAM,
-        weight * _share(clues.spans - ai, clues.spans) if clues.spans else 1.0,
-        f"the blamed component is {what}",
-    )
+    """The spans that failed or slowed down (blamed by the error, latency and resource
+    analyzers) are calls to a database, queue or RPC system (``db.system``,
+    ``messaging.system``, ``rpc.system``), or the suspect is a plain service (no AI role).
+    Votes ``upstream``: 4 times the share of such client spans, 1 for a plain service."""
+    share = clues.span_share(_client_of_a_system, _FAILURE_ANALYZERS)
+    if share > 0:
+        yield (
+            CauseClass.UPSTREAM,
+            4.0 * share,
+            "calls to a database, queue or RPC system failed or slowed",
+        )
+    if clues.role == "service":
+        yield CauseClass.UPSTREAM, 1.0, "the suspect is a service with no AI role"
+
+
+@rule("C901", "deploy")
+def _deploy(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
+    """A resource attribute of the suspect changed where the failures are (a new
+    ``service.version``, image or pod: a deploy): the class is what the suspect is
+    (:data:`DEPLOY_CLASSES`: a judge's deploy is the apparatus, a retriever's retrieval, a
+    model server's the model, a relay's the gateway, a tool server's tooling, a plain
+    service's upstream). Votes that class, weight 3 times the share."""
+    share = clues.family_weight("deploy")
+    cause = DEPLOY_CLASSES.get(clues.role)
+    if share > 0 and cause is not None:
+        yield cause, 3.0 * share, f"the {clues.role} was deployed anew"
 
 
 def classify(clues: Clues, rules: Iterable[ClassRule] = ()) -> Classification:

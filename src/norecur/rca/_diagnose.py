@@ -11,17 +11,17 @@ give a byte-identical JSON report.
 from __future__ import annotations
 
 import itertools
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from norecur.rca._analyzer import Analyzer, default_analyzers, is_sorted, sort_spans
 from norecur.rca._blast import blast_radius
-from norecur.rca._classify import Classification, Clues, classify
+from norecur.rca._classify import Classification, classify
+from norecur.rca._clues import clues_for, roles
 from norecur.rca._combine import WINDOW, Ranked, combine
 from norecur.rca._evidence import Candidate
 from norecur.rca._report import SCHEMA_VERSION, FaultReport
@@ -50,8 +50,6 @@ TRACES_LISTED = 100
 """Traces listed in ``per_trace``; the count of all is given beside."""
 LOCATED_SPANS = 1000
 """Span ids listed in ``root_cause.spans`` (the count of all is given beside)."""
-CLUE_SPANS = 200
-"""Blamed spans read per component to classify it."""
 MARGIN_NS = 60_000_000_000
 """Without ``window``, logs and metrics are kept from a minute before the first span to a minute
 after the last."""
@@ -105,9 +103,11 @@ def diagnose(
     analyzer_weights = {a.name: trust.get(a.name, PLUGIN_WEIGHT) for a in analyzers}
     failed = failed_traces(spans, incident.logs) if spans.num_rows else set()
     ranking = combine(found, analyzer_weights, failed_traces=len(failed))
+    suspects = ranking[:CLASSIFIED]
+    role_of = roles(spans, [ranked.component for ranked in suspects])
     classes = {
-        ranked.component: classify(_clues(ranked.component, spans, found))
-        for ranked in ranking[:CLASSIFIED]
+        ranked.component: classify(clues_for(ranked, spans, found, role_of[ranked.component]))
+        for ranked in suspects
     }
     top = ranking[0] if ranking else None
     document: dict[str, Any] = {
@@ -269,91 +269,6 @@ def _candidate(analyzer: str, candidate: Candidate) -> dict[str, Any]:
             for item in candidate.evidence
         ],
     }
-
-
-def _clues(component: str, spans: pa.Table, found: Mapping[str, list[Candidate]]) -> Clues:
-    """What the classifier needs about ``component``: its blamed spans and the evidence."""
-    evidence: Counter[str] = Counter()
-    spectrum_keys: Counter[str] = Counter()
-    blamed: list[tuple[str, str]] = []
-    for candidates in found.values():
-        for candidate in candidates:
-            if candidate.component != component or candidate.score <= 0:
-                continue
-            for item in candidate.evidence:
-                if item.contribution > 0:
-                    evidence[item.kind] += 1
-                    key = _spectrum_key(item.kind, item.reason)
-                    if key:
-                        spectrum_keys[key] += 1
-            if candidate.span_id and len(blamed) < CLUE_SPANS:
-                blamed.append((candidate.trace_id, candidate.span_id))
-    rows = _rows(spans, blamed)
-    counters: dict[str, Counter[Any]] = {
-        name: Counter()
-        for name in (
-            "span_kinds",
-            "operations",
-            "http_statuses",
-            "error_types",
-            "messages",
-            "tools",
-            "attribute_keys",
-        )
-    }
-    for row in rows:
-        for name, column in (
-            ("span_kinds", "span_kind_ai"),
-            ("operations", "operation"),
-            ("http_statuses", "http_status"),
-            ("error_types", "error_type"),
-            ("tools", "tool_name"),
-        ):
-            if row[column] is not None and row[column] != "":
-                counters[name][row[column]] += 1
-        if row["status_message"]:
-            counters["messages"][row["status_message"][:200]] += 1
-        counters["attribute_keys"].update(orjson.loads(row["attributes"] or "{}").keys())
-    return Clues(
-        component=component,
-        evidence=evidence,
-        spectrum_keys=spectrum_keys,
-        exceptions=sum(1 for row in rows if row["exception_count"]),
-        spans=len(rows),
-        **counters,
-    )
-
-
-def _spectrum_key(kind: str, reason: str) -> str | None:
-    """The attribute key of a spectrum element quoted as ``key=value`` at the reason's start."""
-    if not kind.startswith("spectrum_") or "=" not in reason:
-        return None
-    return reason.split("=", 1)[0].strip().strip("`'\"") or None
-
-
-def _rows(spans: pa.Table, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    if not keys or spans.num_rows == 0:
-        return []
-    wanted = pa.array(sorted({f"{trace}/{span}" for trace, span in keys}), pa.string())
-    joined = pc.binary_join_element_wise(spans["trace_id"], spans["span_id"], "/")
-    columns = [
-        "trace_id",
-        "span_id",
-        "span_kind_ai",
-        "operation",
-        "http_status",
-        "error_type",
-        "status_message",
-        "tool_name",
-        "attributes",
-        "exception_count",
-    ]
-    rows = spans.select(columns).filter(pc.is_in(joined, value_set=wanted)).to_pylist()
-    if not rows:  # window-level candidates name spans without their trace
-        span_ids = pa.array(sorted({span for _, span in keys}), pa.string())
-        rows = spans.select(columns).filter(pc.is_in(spans["span_id"], value_set=span_ids))
-        rows = rows.to_pylist()
-    return rows
 
 
 def _graph(

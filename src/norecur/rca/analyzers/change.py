@@ -29,11 +29,14 @@ COLUMN_KEYS = {
 """Span-table columns read as attributes, under the attribute name they were lifted from."""
 OUTCOME = re.compile(
     r"error|exception|status|evaluation|score|finish_reason|output|usage|token|latency|"
-    r"duration|returned_rows|response\.id|\.id$|_id$",
+    r"duration|returned_rows|response\.id|\.id$|_id$|retrieval\.documents|document\.|"
+    r"content|message|input\.value|\.text$|query|llm\.prompts|prompt_template\.(template|variables)|"
+    r"gen_ai\.(prompt|completion)\.\d",
     re.IGNORECASE,
 )
-"""Keys that describe what happened (an error, a verdict, a count, an id), not what the
-component was configured or built with: a new value of these is a symptom, never counted."""
+"""Keys that describe what happened (an error, a verdict, a count, an id, the documents,
+messages, queries and texts that flowed), not what the component was configured or built with:
+a new value of these is a symptom or content, never counted."""
 RESOURCE = "resource:"
 """Prefix of a resource attribute's key in evidence (``resource:service.version=2.4.1``)."""
 _EXAMPLES = 3
