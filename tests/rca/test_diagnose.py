@@ -80,7 +80,11 @@ def test_database_deadlock_is_blamed_on_orders_as_upstream(shop_report):
     top = document["root_cause"]
     assert top["analyzer"] == "error-propagation"
     assert top["kind"] == "originating_error"
-    assert [vote["rule"] for vote in top["classification"]["votes"]] == ["C801"]
+    votes = top["classification"]["votes"]
+    assert [(vote["rule"], vote["reason"]) for vote in votes] == [
+        ("C801", "calls to a database, queue or RPC system failed or slowed"),
+        ("C801", "the suspect is a service with no AI role"),
+    ]
     assert document["ranking"][0]["strengths"]["error-propagation"] == 1.0
     assert shop_report.ranking[0] == "orders"
     assert "frontend" not in shop_report.ranking[:1]
@@ -146,7 +150,9 @@ def test_gateway_rate_limit_is_classified_gateway():
     assert report.cause_class is CauseClass.GATEWAY
     votes = report.document["root_cause"]["classification"]["votes"]
     assert votes[0]["rule"] == "C201"
-    assert votes[0]["reason"] == "model calls failed with gateway statuses or errors (HTTP 429)"
+    assert votes[0]["reason"] == (
+        "model calls failed on gateway auth, quota or availability (HTTP 429)"
+    )
 
 
 def test_broken_judge_is_apparatus():

@@ -224,13 +224,25 @@ def _gateway_status(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
     a rate limit, authentication or an unavailable API; or ``agent-patterns`` saw gateway
     errors. Votes ``gateway``, weight 4 times that evidence's share."""
     relay = clues.role == "model-relay"
-    share = clues.span_share(lambda row: (relay or _model_call(row)) and _gateway_failure(row))
-    share += clues.kinds_weight(prefix="gateway_")
+
+    def gateway_call(row: dict[str, Any]) -> bool:
+        return (relay or _model_call(row)) and _gateway_failure(row)
+
+    share = clues.span_share(gateway_call) + clues.kinds_weight(prefix="gateway_")
     if share > 0:
+        statuses = sorted(
+            {
+                row["http_status"]
+                for rows in clues.blamed.values()
+                for row in rows
+                if gateway_call(row) and row["http_status"] is not None
+            }
+        )
+        seen = f" (HTTP {', '.join(map(str, statuses))})" if statuses else ""
         yield (
             CauseClass.GATEWAY,
             4.0 * share,
-            "model calls failed on gateway auth, quota or availability",
+            f"model calls failed on gateway auth, quota or availability{seen}",
         )
 
 

@@ -65,6 +65,12 @@ class _Span:
     failed: bool
     signals: tuple[str, ...]
 
+    @property
+    def errored(self) -> bool:
+        """Failed, or answered with an HTTP error status: a server's 4xx is not its own failure
+        (OpenTelemetry's HTTP conventions), but it does hand an error to its caller."""
+        return self.failed or (self.http_status is not None and self.http_status >= 400)
+
 
 class ErrorPropagation(Analyzer):
     """Blames the span where a failure began, not the callers it cascaded through.
@@ -72,8 +78,10 @@ class ErrorPropagation(Analyzer):
     A span fails on any of the signals of :mod:`norecur.rca._signals` (status ``ERROR``, a
     failing HTTP or gRPC status, an unhandled exception event, an error line in joined logs).
     In each trace the analyzer walks the failed spans: a failed span none of whose children
-    failed is where an error *originated*; its failed ancestors only passed the error on, so they
-    are the propagation path, not suspects. Each origin is followed up its chain of failed
+    failed or answered with an HTTP error status is where an error *originated*; its failed
+    ancestors only passed the error on, so they are the propagation path, not suspects (a server
+    span that answered 4xx did not fail by OpenTelemetry's conventions, but it passes the error
+    up all the same, so the path runs through it). Each origin is followed up its chain of failed
     ancestors:
 
     - ``originating_error`` (value 1): the chain reaches a root of the trace, so this error is
@@ -86,10 +94,10 @@ class ErrorPropagation(Analyzer):
       timeout or deadline) and still has children did not fail on its own: the wait was spent
       in its callee. Blame moves to the descendant with the largest self time (duration minus
       its children's union), which gets this evidence instead.
-    - ``unreadable_response``: an origin that is not a server answering a request failed to
-      parse or validate (its error type or message says parse, decode, validation, schema,
-      deserialise, not readable...) after a call below it succeeded: what it could not read
-      was that call's answer. Blame moves to the answer's producer, the deepest server span
+    - ``unreadable_response``: an origin that did not answer 4xx (a server rejecting a malformed
+      request) failed to parse or validate (its error type or message says parse, decode,
+      validation, schema, deserialise, not readable...) after a call below it succeeded: what
+      it could not read was that call's answer. Blame moves to the answer's producer, the deepest server span
       under the last call that ended before the failure (data flows up from where it was
       read).
     - ``retries_exhausted`` (value 1): the origin's operation was tried more than once under
@@ -148,7 +156,7 @@ class ErrorPropagation(Analyzer):
         for span in spans.values():
             if not span.failed or span.judge_verdict or span.span_id in verdicts:
                 continue
-            if any(child.failed for child in children[span.span_id]):
+            if any(child.errored for child in children[span.span_id]):
                 continue  # it passed on a child's error, or a verdict on its answer
             self._follow(span, spans, children, found)
         candidates = []
@@ -176,7 +184,7 @@ class ErrorPropagation(Analyzer):
     ) -> None:
         path = [origin.span_id]
         node = origin
-        while node.parent in spans and spans[node.parent].failed:
+        while node.parent in spans and spans[node.parent].errored:
             node = spans[node.parent]
             path.append(node.span_id)
         reached_root = node.parent not in spans
@@ -310,8 +318,8 @@ def _above_verdicts(spans: dict[str, _Span]) -> set[str]:
 
 
 def _unreadable(span: _Span) -> bool:
-    if span.kind == "SERVER" or span.http_status is not None:
-        return False  # a server rejecting its request, not a reader of an answer
+    if span.http_status is not None and 400 <= span.http_status < 500:
+        return False  # a server rejecting its request as malformed, not a reader of an answer
     return any(_UNREADABLE.search(text) for text in (span.error_type, span.message) if text)
 
 
