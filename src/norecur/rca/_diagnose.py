@@ -106,7 +106,10 @@ def diagnose(
     suspects = ranking[:CLASSIFIED]
     role_of = roles(spans, [ranked.component for ranked in suspects])
     classes = {
-        ranked.component: classify(clues_for(ranked, spans, found, role_of[ranked.component]))
+        ranked.component: (
+            classify(clues_for(ranked, spans, found, role_of[ranked.component])),
+            role_of[ranked.component],
+        )
         for ranked in suspects
     }
     top = ranking[0] if ranking else None
@@ -192,10 +195,11 @@ def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _classification(result: Classification) -> dict[str, Any]:
+def _classification(result: Classification, role: str) -> dict[str, Any]:
     return {
         "class": result.cause_class.value,
         "confidence": result.confidence,
+        "role": role,
         "votes": [
             {
                 "rule": vote.rule,
@@ -209,7 +213,9 @@ def _classification(result: Classification) -> dict[str, Any]:
 
 
 def _root_cause(
-    top: Ranked, classes: Mapping[str, Classification], found: Mapping[str, list[Candidate]]
+    top: Ranked,
+    classes: Mapping[str, tuple[Classification, str]],
+    found: Mapping[str, list[Candidate]],
 ) -> dict[str, Any]:
     analyzer, candidate = top.examples[0] if top.examples else ("", None)
     located = sorted(
@@ -226,7 +232,7 @@ def _root_cause(
         "component": top.component,
         "score": top.score,
         "blame_share": top.blame_share,
-        "classification": _classification(classes[top.component]),
+        "classification": _classification(*classes[top.component]),
         "analyzer": analyzer,
         "kind": candidate.kind if candidate else "",
         "reason": candidate.reason if candidate else "",
@@ -235,7 +241,7 @@ def _root_cause(
     }
 
 
-def _ranked(ranked: Ranked, classification: Classification | None) -> dict[str, Any]:
+def _ranked(ranked: Ranked, classification: tuple[Classification, str] | None) -> dict[str, Any]:
     return {
         "rank": ranked.rank,
         "component": ranked.component,
@@ -243,7 +249,7 @@ def _ranked(ranked: Ranked, classification: Classification | None) -> dict[str, 
         "blame_share": ranked.blame_share,
         "strengths": ranked.strengths,
         "evidence_shares": ranked.shares,
-        "classification": _classification(classification) if classification else None,
+        "classification": _classification(*classification) if classification else None,
         "examples": [_candidate(analyzer, candidate) for analyzer, candidate in ranked.examples],
     }
 

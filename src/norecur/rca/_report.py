@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from norecur.model import CauseClass
+from norecur.rca._clues import ROLES
 
 __all__ = ["FAULT_REPORT_SCHEMA", "SCHEMA_VERSION", "FaultReport"]
 
@@ -31,9 +32,13 @@ _REACH = {
 _CLASSIFICATION = {
     "type": "object",
     "description": "The AI cause class the classification rules voted for.",
-    "required": ["class", "confidence", "votes"],
+    "required": ["class", "confidence", "role", "votes"],
     "properties": {
         "class": {"enum": [cause.value for cause in CauseClass]},
+        "role": {
+            "enum": list(ROLES),
+            "description": "What the component is, read from the spans (judge, retrieval...).",
+        },
         "confidence": {**_SHARE, "description": "The winning class's share of all votes."},
         "votes": {
             "type": "array",
