@@ -49,9 +49,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from norecur.rca import Candidate
+from norecur.rca import Candidate, default_engine_analyzers, diagnose
 from norecur.rca.analyzers import LatencyShift, ResourceAnomaly
-from norecur.telemetry.readers import MetricCsvReader, SpanCsvReader
+from norecur.telemetry import Observations
+from norecur.telemetry.readers import LogsReader, MetricCsvReader, SpanCsvReader
 from norecur.telemetry.readers.span_csv import service_of_pod
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -81,12 +82,17 @@ def inject_moment(inject_time: str) -> datetime:
     return datetime.strptime(inject_time, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
-def window_files(root: Path, inject_time: str) -> list[Path]:
-    """The trace minute-files of the inject minute and the next ones (UTC)."""
+def window_files(root: Path, inject_time: str, kind: str = "trace") -> list[Path]:
+    """The trace (or log) minute-files of the inject minute and the next ones (UTC)."""
     start = inject_moment(inject_time)
-    folder = root / "rca_data" / DAY / "trace"
+    folder = root / "rca_data" / DAY / kind
     minutes = (start + timedelta(minutes=offset) for offset in range(WINDOW_MINUTES))
-    return [folder / f"{minute:%H_%M}_trace.csv.gz" for minute in minutes]
+    return [folder / f"{minute:%H_%M}_{kind}.csv.gz" for minute in minutes]
+
+
+def read_logs(files: list[Path]) -> pa.Table:
+    reader = LogsReader()
+    return pa.concat_tables([reader.read_table(path) for path in files if path.exists()])
 
 
 def read(files: list[Path]) -> pa.Table:
@@ -172,11 +178,17 @@ def main() -> None:
         f"{len(set(baseline_metrics['service'].to_pylist()))} services"
     )
     print(f"analyzers: {latency!r}\n           {resource!r}\n")
+    baseline_logs = read_logs(sorted((root / "construct_data" / DAY / "log").glob("*_log.csv.gz")))
+    reference = Observations(spans=baseline, logs=baseline_logs, metrics=baseline_metrics)
+    engine = default_engine_analyzers()
+    for analyzer in engine:
+        analyzer.fit(reference.spans, logs=reference.logs, metrics=reference.metrics)
 
-    methods = ("latency-shift", "resource-anomaly", "combined")
+    methods = ("latency-shift", "resource-anomaly", "combined", "norecur rca")
     hits: dict[str, list[dict[int, float]]] = {name: [] for name in (*methods, "random")}
     types: list[str] = []
     seconds: list[float] = []
+    engine_seconds: list[float] = []
     print(
         f"{'inject_time':19}  {'type':14} {'true service':30} {'latency':>7} {'resource':>8} "
         f"{'both':>5} {'of':>3}  top-1 combined"
@@ -189,10 +201,18 @@ def main() -> None:
         by_latency = scores_of(latency.analyze(incident))
         by_resource = scores_of(resource.analyze(incident, metrics=window_metrics))
         seconds.append(time.perf_counter() - began)
+        logs = read_logs(window_files(root, case["inject_time"], "log"))
+        report = diagnose(
+            Observations(spans=incident, logs=logs, metrics=window_metrics),
+            analyzers=engine,
+        )
+        engine_seconds.append(time.perf_counter() - began - seconds[-1])
+        by_engine = {row["component"]: row["score"] for row in report.document["ranking"]}
         ranked = {
             "latency-shift": by_latency,
             "resource-anomaly": by_resource,
             "combined": combine(by_latency, by_resource),
+            "norecur rca": by_engine,
             "random": dict.fromkeys(by_latency, 0.0),
         }
         for name, scores in ranked.items():
@@ -208,7 +228,9 @@ def main() -> None:
 
     print(
         f"\n{len(types)} cases; time per case (both analyzers, analyze only): "
-        f"mean {1000 * sum(seconds) / len(seconds):.0f} ms, max {1000 * max(seconds):.0f} ms"
+        f"mean {1000 * sum(seconds) / len(seconds):.0f} ms, max {1000 * max(seconds):.0f} ms; "
+        f"norecur rca (logs read, every analyzer, report): mean "
+        f"{1000 * sum(engine_seconds) / len(engine_seconds):.0f} ms"
     )
     header = "".join(f"{name:>8}" for name in ("AC@1", "AC@3", "AC@5", "Avg@5"))
     print(f"{'':30}{header}")

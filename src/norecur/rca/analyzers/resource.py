@@ -10,6 +10,7 @@ from typing import Any, Self
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from norecur.rca._analyzer import Analyzer, Context
 from norecur.rca._evidence import Candidate, Evidence
@@ -210,7 +211,9 @@ class ResourceAnomaly(Analyzer):
             components = set(evidence)
             if window is not None:
                 components.update(window["service"].to_pylist())
-            components.update(component for _, component, _ in _components(spans))
+            if spans.num_rows:
+                names = pc.coalesce(spans["service"], spans["agent_name"], spans["name"])
+                components.update(pc.unique(names).to_pylist())
             return [
                 Candidate.from_evidence(
                     trace_id=WINDOW,

@@ -404,13 +404,18 @@ _SORT_KEYS = orjson.OPT_SORT_KEYS
 _EMPTY_JSON = "{}"
 
 
+PIECE_ROWS = 4096
+"""Rows of pooled column blocks converted to Arrow at once."""
+
+
 class _Uncommon(Exception):
     """A value off the common route: the caller takes the span-by-span route instead."""
 
 
 class _Rows(RowWriter):
-    """A :class:`RowWriter` that also takes whole blocks of columns, each turned into Arrow
-    arrays at once, while its values are still in the CPU cache; :meth:`flush` joins the pieces
+    """A :class:`RowWriter` that also takes whole blocks of columns, turned into Arrow arrays
+    :data:`PIECE_ROWS` rows at a time (small blocks are pooled first: a conversion has a fixed
+    cost per call, a resource block may hold a handful of spans); :meth:`flush` joins the pieces
     (and the span-by-span rows in between, in order) into one table of single-chunk columns, the
     same table the span-by-span path alone would give."""
 
@@ -419,20 +424,36 @@ class _Rows(RowWriter):
         self.columnwise = columnwise
         self._pieces: list[list[pa.Array]] = [[] for _ in SPAN_SCHEMA]
         self._piece_rows = 0
+        self._pending: dict[str, list[Any]] = {field.name: [] for field in SPAN_SCHEMA}
+        self._pending_rows = 0
 
     def __len__(self) -> int:
-        return self._piece_rows + len(self.batch)
+        return self._piece_rows + self._pending_rows + len(self.batch)
 
     def add_block(self, columns: dict[str, list[Any]]) -> None:
         """Append a block of rows given column by column (every column, of equal lengths)."""
-        arrays = [pa.array(columns[field.name], type=field.type) for field in SPAN_SCHEMA]
-        self._seal()
-        for pieces, array in zip(self._pieces, arrays, strict=True):
-            pieces.append(array)
-        self._piece_rows += len(arrays[0])
+        if len(self.batch):
+            self._seal()
+        for name, values in self._pending.items():
+            values.extend(columns[name])
+        self._pending_rows += len(columns["trace_id"])
+        if self._pending_rows >= PIECE_ROWS:
+            self._convert_pending()
+
+    def _convert_pending(self) -> None:
+        if not self._pending_rows:
+            return
+        for pieces, field in zip(self._pieces, SPAN_SCHEMA, strict=True):
+            values = self._pending[field.name]
+            pieces.append(pa.array(values, type=field.type))
+            values.clear()
+        self._piece_rows += self._pending_rows
+        self._pending_rows = 0
 
     def _seal(self) -> None:
-        """Move the span-by-span rows so far into the pieces, keeping the row order."""
+        """Move the pooled blocks, then the span-by-span rows so far, into the pieces, keeping
+        the row order."""
+        self._convert_pending()
         if len(self.batch):
             rows = len(self.batch)
             table = self.batch.flush()
@@ -442,7 +463,7 @@ class _Rows(RowWriter):
 
     def flush(self) -> pa.Table:
         """The rows so far as one table, then start empty."""
-        if not self._piece_rows:
+        if not self._piece_rows and not self._pending_rows:
             return self.batch.flush()
         self._seal()
         arrays = []
