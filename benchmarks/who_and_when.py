@@ -3,8 +3,9 @@
 Reads every JSON of ``../shared/data/who-and-when-algorithm-generated/`` through the
 ``agent-conversation`` reader (which never puts the labels into the span table), runs the
 ``agent-step-blame`` analyzer, and compares its top candidate with the labels ``mistake_agent``
-and ``mistake_step``, which only this script reads, as evaluation ground truth. Printed beside it,
-measured in the same run on the same cases:
+and ``mistake_step``, which only this script reads, as evaluation ground truth. The whole engine
+(``norecur rca``: every analyzer, the per-trace answer of its report) is measured the same way.
+Printed beside them, measured in the same run on the same cases:
 
   * uniform random, as exact expected values (not sampled): agent 1/(distinct speakers of the
     case); step within ±k: (steps within k of the label)/len(history); averaged over cases;
@@ -26,7 +27,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from norecur.rca import diagnose
 from norecur.rca.analyzers import AgentStepBlame
+from norecur.telemetry import Observations
 from norecur.telemetry.readers import ConversationReader
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -64,7 +67,12 @@ def main() -> None:
     paths = sorted(args.data.glob("*.json"), key=lambda p: (len(p.stem), p.stem))
     analyzer = AgentStepBlame(**_parse_params(args.param))
     reader = ConversationReader()
-    names = ("agent-step-blame", "last agent step before first error", "uniform random (exact)")
+    names = (
+        "agent-step-blame",
+        "norecur rca (every analyzer)",
+        "last agent step before first error",
+        "uniform random (exact)",
+    )
     agent_hits = dict.fromkeys(names, 0.0)
     step_hits = {name: dict.fromkeys(WINDOWS, 0.0) for name in names}
     cases, spans, seconds, fallbacks = 0, 0, 0.0, 0
@@ -80,9 +88,12 @@ def main() -> None:
         cases += 1
         top = candidates[0]
         fallbacks += top.score <= 0
+        listed = diagnose(Observations(spans=table)).document["per_trace"]["listed"]
+        engine = (listed[0]["component"], listed[0]["step"]) if listed else ("", None)
         guesses = {
             names[0]: (top.component, top.step),
-            names[1]: structural_baseline(table),
+            names[1]: engine,
+            names[2]: structural_baseline(table),
         }
         for name, (agent, step) in guesses.items():
             agent_hits[name] += agent == truth_agent
@@ -90,10 +101,10 @@ def main() -> None:
                 step_hits[name][window] += step is not None and abs(step - truth_step) <= window
         history = document["history"]
         speakers = {message.get("name") or message.get("role") for message in history}
-        agent_hits[names[2]] += 1 / len(speakers)
+        agent_hits[names[3]] += 1 / len(speakers)
         for window in WINDOWS:
             near = sum(1 for step in range(len(history)) if abs(step - truth_step) <= window)
-            step_hits[names[2]][window] += near / len(history)
+            step_hits[names[3]][window] += near / len(history)
     print(f"Who&When algorithm-generated: {cases} cases, {spans} steps, {args.data}")
     print(f"analyzer: {analyzer!r}")
     header = f"{'method':<38} {'agent':>7} {'step':>7} {'±1':>7} {'±3':>7}"

@@ -11,8 +11,8 @@ else is a ``service``.
 *Weights*: the combiner's Shapley shares say how much of a component's score each analyzer's
 evidence holds. An evidence kind's weight is the analyzer's share (as a fraction of the score)
 times the fraction of that analyzer's candidate scores resting on candidates that show the kind;
-a changed key's weight is the same, each candidate's score split over its evidence items by
-contribution; a property of blamed spans is the share-weighted fraction of
+a changed key's weight is the same, each candidate's score split over the changed values it
+lists by their strength; a property of blamed spans is the share-weighted fraction of
 each analyzer's blamed spans that have it. So a finding that barely moved the ranking barely
 moves the class.
 """
@@ -141,13 +141,17 @@ def clues_for(
         per_key: Counter[str] = Counter()
         for candidate in own:
             items = [item for item in candidate.evidence if item.contribution > 0]
-            amount = sum(item.contribution for item in items)
             for kind in {item.kind for item in items}:
                 per_kind[kind] += candidate.score
-            for item in items:
-                key = changed_key(item.kind, item.reason)
-                if key:
-                    per_key[key] += candidate.score * item.contribution / amount
+            # every changed value listed counts, by its own strength (not only the scored one)
+            keyed = [
+                (key, item.value)
+                for item in candidate.evidence
+                if item.value > 0 and (key := changed_key(item.kind, item.reason))
+            ]
+            strength = sum(value for _, value in keyed)
+            for key, value in keyed:
+                per_key[key] += candidate.score * value / strength
         total = sum(candidate.score for candidate in own)
         for kind, amount in per_kind.items():
             evidence[kind] += fraction * amount / total

@@ -22,11 +22,20 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["GRPC_STATUS_CODE", "JUDGE_KINDS", "failed_traces", "span_failures"]
+__all__ = [
+    "GRPC_STATUS_CODE",
+    "JUDGE_KINDS",
+    "STEP_KEY",
+    "conversation_rows",
+    "failed_traces",
+    "span_failures",
+]
 
 GRPC_STATUS_CODE = "rpc.grpc.status_code"
 """Attribute: the numeric gRPC status code of an RPC span (0 is OK)."""
 JUDGE_KINDS = ("GUARDRAIL", "EVALUATOR")
+STEP_KEY = "message.step"
+"""Attribute of a conversation step (the ``agent-conversation`` reader writes it): its index."""
 """AI span kinds whose failure means the answer failed, not a call."""
 _GRPC_KEY = f'"{GRPC_STATUS_CODE}":'
 
@@ -115,3 +124,14 @@ def _traces_without_status(spans: pa.Table) -> pa.ChunkedArray:
     """Per span: whether no span of its trace set a status (every one ``UNSET``)."""
     set_status = spans["trace_id"].filter(pc.not_equal(spans["status_code"], "UNSET"))
     return pc.invert(pc.is_in(spans["trace_id"], value_set=pc.unique(set_status)))
+
+
+def conversation_rows(spans: pa.Table) -> pa.ChunkedArray:
+    """Per span: whether its trace is a conversation (a span of it carries :data:`STEP_KEY`),
+    a sequence of messages rather than a tree of calls."""
+    needle = f'"{STEP_KEY}":'
+    steps = pc.fill_null(pc.match_substring(spans["attributes"], needle), False)
+    if not pc.any(steps).as_py():
+        return pa.chunked_array([pa.array([False] * spans.num_rows, pa.bool_())])
+    runs = pc.unique(spans["trace_id"].filter(steps))
+    return pc.is_in(spans["trace_id"], value_set=runs)

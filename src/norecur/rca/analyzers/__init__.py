@@ -4,6 +4,7 @@ from norecur.rca.analyzers.agent_patterns import AgentPatterns
 from norecur.rca.analyzers.agent_steps import AgentStepBlame
 from norecur.rca.analyzers.change import NewValues
 from norecur.rca.analyzers.latency import LatencyShift
+from norecur.rca.analyzers.patterns import PatternShift
 from norecur.rca.analyzers.propagation import ErrorPropagation
 from norecur.rca.analyzers.resource import ResourceAnomaly
 from norecur.rca.analyzers.spectrum import SpectrumLocalizer
@@ -15,6 +16,7 @@ __all__ = [
     "ErrorPropagation",
     "LatencyShift",
     "NewValues",
+    "PatternShift",
     "ResourceAnomaly",
     "SpectrumLocalizer",
 ]
@@ -25,6 +27,7 @@ ANALYZERS = (
     ErrorPropagation,
     LatencyShift,
     NewValues,
+    PatternShift,
     ResourceAnomaly,
     SpectrumLocalizer,
 )

@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from norecur.rca._analyzer import Analyzer, Context
 from norecur.rca._evidence import Candidate, Evidence
+from norecur.rca._signals import conversation_rows
 from norecur.telemetry.readers.conversation import CONTENT, STEP
 
 __all__ = ["FEATURES", "AgentStepBlame"]
@@ -182,12 +182,9 @@ _Found = dict[str, list[tuple[float, str, list[str]]]]
 
 def _agent_runs(spans: pa.Table) -> pa.Table:
     """The spans of the traces this analyzer reads: conversations, where a span carries its
-    step number (:data:`~norecur.telemetry.readers.conversation.STEP`). A trace of calls
-    between services is not a sequence of messages, and its spans are not steps."""
-    quoted = orjson.dumps(STEP).decode() + ":"
-    steps = pc.fill_null(pc.match_substring(spans["attributes"], quoted), False)
-    runs = pc.unique(spans["trace_id"].filter(steps))
-    return spans.filter(pc.is_in(spans["trace_id"], value_set=runs))
+    step number. A trace of calls between services is not a sequence of messages, and its spans
+    are not steps."""
+    return spans.filter(conversation_rows(spans))
 
 
 def _traces(spans: pa.Table) -> list[tuple[str, list[_Step]]]:

@@ -66,7 +66,10 @@ class NewValues(Analyzer):
     with ``e_f`` and ``e_p`` the failing and passing traces in which it was credited to the
     component and ``n_f`` all failing traces. One evidence item ``new_value`` per new value
     with ``ochiai >= min_ochiai`` (value: its Ochiai; reason: ``key=value``, then the counts;
-    resource attributes are written ``resource:key``), the best ``max_evidence`` per component.
+    resource attributes are written ``resource:key``), the best ``max_evidence`` per component,
+    most suspect first. A component scores its best new value (weight ``w_new_value``); the
+    others are listed with weight 0, since summing them would favour a component that changed
+    many things at once over one that changed the thing that matters.
     Candidates are window-level (trace id ``*``); without a fitted baseline, without a failing
     trace, or when nothing is new, there are none.
     """
@@ -161,26 +164,21 @@ class NewValues(Analyzer):
                 Evidence(
                     kind="new_value",
                     value=round(ochiai, 9),
-                    weight=self.w_new_value,
+                    weight=self.w_new_value if index == 0 else 0.0,
                     reason=(
                         f"{row['key']}={row['value']}: new since the baseline; in {row['e_f']} "
                         f"of {n_failing} failing traces and {row['e_p']} passing ones"
                     ),
                     span_ids=tuple(row["examples"][:_EXAMPLES]),
                 )
-                for ochiai, row in found[: self.max_evidence]
+                for index, (ochiai, row) in enumerate(found[: self.max_evidence])
             )
-            best = max(evidence, key=lambda item: item.contribution)
             candidates.append(
-                Candidate(
+                Candidate.from_evidence(
                     trace_id=WINDOW,
                     component=component,
-                    span_id=best.span_ids[0] if best.span_ids else "",
+                    span_id=evidence[0].span_ids[0] if evidence[0].span_ids else "",
                     step=None,
-                    score=best.contribution,
-                    kind=best.kind,
-                    reason=best.reason,
-                    span_ids=best.span_ids,
                     evidence=evidence,
                 )
             )

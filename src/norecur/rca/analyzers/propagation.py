@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from norecur.rca._analyzer import Analyzer, Context
 from norecur.rca._evidence import Candidate, Evidence
-from norecur.rca._signals import JUDGE_KINDS, span_failures
+from norecur.rca._signals import JUDGE_KINDS, conversation_rows, span_failures
 
 __all__ = ["FEATURES", "ErrorPropagation"]
 
@@ -107,7 +107,9 @@ class ErrorPropagation(Analyzer):
     answer, not an error of its own: it makes the trace fail but is never an origin, and
     neither is any span above it that failed (it raised because the answer was rejected); the
     cause is whatever produced the answer, which other analyzers look for. Component: the span's
-    service, else its agent, else its name. Traces without a failed span give no candidate.
+    service, else its agent, else its name. Traces without a failed span give no candidate, and
+    neither do conversations (traces whose spans are numbered messages, ``message.step``): a
+    message is not a call, and an error in one is not passed up to the message before it.
     """
 
     name = "error-propagation"
@@ -134,6 +136,9 @@ class ErrorPropagation(Analyzer):
                 raise ValueError(f"{self.name}: {key} must be a number >= 0, got {value!r}")
 
     def _analyze(self, spans: pa.Table, context: Context) -> list[Candidate]:
+        conversations = conversation_rows(spans)
+        if pc.any(conversations).as_py():
+            spans = spans.filter(pc.invert(conversations))
         failures = span_failures(spans, context.logs)
         failed = failures["failed"]
         if not pc.any(failed).as_py():
