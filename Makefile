@@ -53,6 +53,7 @@ test: $(STAMP) $(SARIF_SCHEMA) $(CHROMIUM) lint
 docs: $(STAMP)
 	$(BIN)/norecur rule --all --format markdown > docs/rules.md
 	$(BIN)/norecur config-docs > docs/configuration.md
+	$(BIN)/norecur analyzer --all --format markdown > docs/analyzers.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lint_speed.py

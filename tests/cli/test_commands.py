@@ -279,6 +279,7 @@ def test_every_rule_documents_every_section(norecur) -> None:
     [
         (("rule", "--all", "--format", "markdown"), "docs/rules.md"),
         (("config-docs",), "docs/configuration.md"),
+        (("analyzer", "--all", "--format", "markdown"), "docs/analyzers.md"),
     ],
 )
 def test_generated_docs_match_the_committed_ones(args, committed) -> None:

@@ -209,7 +209,7 @@ def test_renderers_draw_the_graph(shop_report):
     assert 'n1 [label="orders #1", style=filled' in dot
     assert 'n1 -> n0 [label="error in 7 traces", style=solid];' in dot
     markdown = to_markdown(shop_report)
-    assert "**Root cause:** `orders`, class **upstream**" in markdown
+    assert "**Root cause:** `orders` (service), class **upstream**" in markdown
     assert "```mermaid\nflowchart LR" in markdown
     assert "| traces | 7 | 20 | 35.0% |" in markdown
 

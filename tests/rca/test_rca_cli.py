@@ -201,3 +201,28 @@ def test_any_bytes_give_one_line_errors_never_a_traceback(tmp_path, payload):
     assert "Traceback" not in done.stderr
     for line in done.stderr.strip().splitlines():
         assert line.startswith("error: ")
+
+
+def test_analyzer_explains_itself_with_its_engine_settings(tmp_path):
+    done = run("analyzer", "spectrum", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("spectrum (engine weight 0.8)\n")
+    assert "  relative = False  (norecur rca: True)" in done.stdout
+    every = run("analyzer", "--all", cwd=tmp_path)
+    for name in ("error-propagation", "new-values", "latency-shift", "C101 judge-component"):
+        assert name in every.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("analyzer", "nope"), "error: unknown analyzer 'nope'; known: "),
+        (("analyzer",), "error: name one analyzer, or pass --all"),
+        (("analyzer", "spectrum", "--all"), "error: name one analyzer, or pass --all"),
+    ],
+)
+def test_analyzer_usage_errors_are_one_line(tmp_path, args, message):
+    done = run(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(message)

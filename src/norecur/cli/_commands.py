@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -344,7 +344,8 @@ def demo(
     worked: Annotated[str, typer.Option(help="The example to show and break.")] = "INC-2026-0512",
 ) -> None:
     """Run the end-to-end demo: lint the examples, show one, catch what a broken copy gets wrong,
-    sync the examples into a store and write the quarterly trends review.
+    sync the examples into a store, write the quarterly trends review, and diagnose a generated
+    incident.
 
     Example: [bold]norecur demo --out /tmp/norecur-demo[/bold]
     """
@@ -419,16 +420,54 @@ def demo(
         f"overdue follow-ups: {len(report['backlog']['overdue_follow_ups'])}"
     )
 
+    rca_dir = out / "rca"
+    print(
+        f"\n== 6. norecur rca {rca_dir}/incident.otlp.json --baseline {rca_dir}/baseline.otlp.json"
+        "  (a generated incident)"
+    )
+    started = time.perf_counter()
+    fault_report, label = _demo_rca(rca_dir)
+    timings.append(("rca (read, analyze, report)", time.perf_counter() - started))
+    from norecur.rca._render import to_text
+
+    sys.stdout.write(to_text(fault_report))
+    print(f"injected: {label['service']} ({label['cause_class']}): {label['description']}")
+
     print("\nartefacts:")
     print(f"  {html_path}  (the worked example as one HTML page)")
     print(f"  {broken}  (the broken copy)")
     print(f"  {database}  (the store)")
     print(f"  {report_md}, {report_html}  (the quarterly trends review)")
+    print(f"  {rca_dir}/fault-report.md, .json, .dot  (the fault report)")
     print("timings:")
     for label, seconds in timings:
         print(f"  {label:<30} {seconds * 1000:7.0f} ms")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+_DEMO_FAULT = {"cause_class": "gateway", "fault": "gateway_429", "topology": "llm"}
+"""The generated incident of the demo: a model gateway's rate limit in a RAG assistant."""
+
+
+def _demo_rca(folder: Path) -> tuple[Any, dict[str, Any]]:
+    """Generate one labelled incident with its baseline, diagnose it, write the fault report."""
+    from norecur.faultgen import generate_case
+    from norecur.rca import diagnose
+    from norecur.rca._render import to_dot, to_markdown
+    from norecur.telemetry import read_observations
+
+    folder.mkdir(parents=True, exist_ok=True)
+    case = generate_case(2026, 0, n_traces=150, **_DEMO_FAULT)
+    incident_path = folder / "incident.otlp.json"
+    baseline_path = folder / "baseline.otlp.json"
+    incident_path.write_bytes(case.incident)
+    baseline_path.write_bytes(case.baseline)
+    report = diagnose(read_observations([incident_path]), read_observations([baseline_path]))
+    (folder / "fault-report.json").write_bytes(report.to_json())
+    (folder / "fault-report.md").write_text(to_markdown(report), encoding="utf-8")
+    (folder / "fault-report.dot").write_text(to_dot(report), encoding="utf-8")
+    return report, case.label
 
 
 @app.callback(invoke_without_command=True)

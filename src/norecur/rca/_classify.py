@@ -197,6 +197,8 @@ def rule(code: str, name: str) -> Callable[[Callable[[Clues], Iterable]], Callab
     """Register the decorated function as a :class:`ClassRule`; its docstring is the doc."""
 
     def register(function: Callable[[Clues], Iterable]) -> Callable:
+        if not re.fullmatch(r"C[0-9]{3}", code):
+            raise ValueError(f"classification rule code {code!r} must be C and three digits")
         if any(existing.code == code or existing.name == name for existing in CLASS_RULES):
             raise ValueError(f"classification rule {code} {name} is already registered")
         if not (function.__doc__ or "").strip():

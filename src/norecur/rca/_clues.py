@@ -70,7 +70,7 @@ def roles(spans: pa.Table, components: list[str]) -> dict[str, str]:
             "kind": spans["kind"],
             "ai": spans["span_kind_ai"],
             "model_call": pc.or_kleene(
-                pc.equal(spans["span_kind_ai"], "LLM"),
+                pc.is_in(spans["span_kind_ai"], value_set=pa.array(["LLM", "EMBEDDING"])),
                 pc.is_in(spans["operation"], value_set=pa.array(sorted(_MODEL_OPERATIONS))),
             ),
         }

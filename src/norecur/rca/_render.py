@@ -33,7 +33,7 @@ def to_text(report: FaultReport) -> str:
         lines.append(
             f"Root cause: {top['component']} (score {top['score']:.3f}, "
             f"blame share {top['blame_share']:.0%}), class {classification['class']} "
-            f"(confidence {classification['confidence']:.0%})"
+            f"(confidence {classification['confidence']:.0%}; role {classification['role']})"
         )
         if top["reason"]:
             lines.append(f"  why: {top['reason']}")
@@ -78,8 +78,9 @@ def to_markdown(report: FaultReport) -> str:
     else:
         classification = top["classification"]
         out += [
-            f"**Root cause:** `{_md(top['component'])}`, class **{classification['class']}** "
-            f"(confidence {classification['confidence']:.0%}); score {top['score']:.3f}, "
+            f"**Root cause:** `{_md(top['component'])}` ({classification['role']}), class "
+            f"**{classification['class']}** (confidence {classification['confidence']:.0%}); "
+            f"score {top['score']:.3f}, "
             f"blame share {top['blame_share']:.0%}.",
             "",
         ]

@@ -34,9 +34,9 @@ __all__ = [
 GRPC_STATUS_CODE = "rpc.grpc.status_code"
 """Attribute: the numeric gRPC status code of an RPC span (0 is OK)."""
 JUDGE_KINDS = ("GUARDRAIL", "EVALUATOR")
+"""AI span kinds whose failure means the answer failed, not a call."""
 STEP_KEY = "message.step"
 """Attribute of a conversation step (the ``agent-conversation`` reader writes it): its index."""
-"""AI span kinds whose failure means the answer failed, not a call."""
 _GRPC_KEY = f'"{GRPC_STATUS_CODE}":'
 
 

@@ -28,10 +28,12 @@ COLUMN_KEYS = {
 }
 """Span-table columns read as attributes, under the attribute name they were lifted from."""
 OUTCOME = re.compile(
-    r"error|exception|status|evaluation|score|finish_reason|output|usage|token|latency|"
-    r"duration|returned_rows|response\.id|\.id$|_id$|retrieval\.documents|document\.|"
-    r"content|message|input\.value|\.text$|query|llm\.prompts|prompt_template\.(template|variables)|"
-    r"gen_ai\.(prompt|completion)\.\d",
+    r"error|exception|status|(^|\.)evaluation|\.score(\.|$)|finish_reason|"
+    r"(^|\.)(input|output)\.(value|mime_type)|(input|output)_messages|\.usage\.|token_count|"
+    r"(^|[._])(input|output|prompt|completion)_tokens|latency|duration|returned_rows|"
+    r"response\.id|[._]id$|retrieval\.documents|document\.|\.content$|\.text$|query|"
+    r"llm\.prompts|prompt_template\.(template|variables)|gen_ai\.(prompt|completion)\.\d|"
+    r"(^|\.)messages?(\.|$)",
     re.IGNORECASE,
 )
 """Keys that describe what happened (an error, a verdict, a count, an id, the documents,
