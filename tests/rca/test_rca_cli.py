@@ -226,3 +226,36 @@ def test_analyzer_usage_errors_are_one_line(tmp_path, args, message):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(message)
+
+
+def test_spans_from_the_ingested_store_give_the_same_diagnosis(incident, tmp_path):
+    store = tmp_path / "spans"
+    assert run("ingest", incident / "traces.json", "--store", store, cwd=tmp_path).returncode == 0
+    window = ("--window", "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z")
+    from_store = run("rca", "--store", store, *window, "--format", "json", cwd=tmp_path)
+    from_file = run("rca", incident / "traces.json", *window, "--format", "json", cwd=tmp_path)
+    assert from_store.returncode == 0, from_store.stderr
+    stored, read = json.loads(from_store.stdout), json.loads(from_file.stdout)
+    assert stored["inputs"]["files"] == [
+        {"path": str(store), "reader": "span-store", "records": 24, "skipped": []}
+    ]
+    assert stored["ranking"] == read["ranking"]
+    assert stored["root_cause"]["component"] == "payments"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("rca",), "error: name INPUT files, or a span store with --store and --window"),
+        (("rca", "--store", "spans"), "error: --store: --store needs --window"),
+        (
+            ("rca", "x.json", "--baseline-window", "2026-01-01", "2026-01-02"),
+            "error: --baseline-window: --baseline-window reads from a span store: add --store",
+        ),
+    ],
+)
+def test_store_usage_errors_are_one_line(tmp_path, args, message):
+    done = run(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(message)

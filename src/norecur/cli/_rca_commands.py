@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 
 from norecur.cli._app import app
@@ -19,7 +20,7 @@ from norecur.rca._classify import __doc__ as _classify_doc
 from norecur.rca._combine import __doc__ as _combine_doc
 from norecur.rca._diagnose import DEFAULT_WEIGHTS, ENGINE_PARAMS, PLUGIN_WEIGHT
 from norecur.rca._render import to_dot, to_markdown, to_mermaid, to_text
-from norecur.telemetry import Observations, read_observations
+from norecur.telemetry import Observations, ParquetBackend, ReadReport, read_observations
 
 __all__ = ["parse_instant"]
 
@@ -56,6 +57,30 @@ def parse_instant(text: str) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
+def _window(bounds: tuple[str, str] | None, option: str) -> tuple[int, int] | None:
+    if bounds is None:
+        return None
+    start, end = parse_instant(bounds[0]), parse_instant(bounds[1])
+    if end <= start:
+        raise NorecurError("the window ends before it starts", field=option)
+    return start, end
+
+
+def _with_store(
+    observed: Observations, backend: ParquetBackend, bounds: tuple[int, int], label: str
+) -> Observations:
+    """``observed`` with the store's spans of ``bounds`` added (reported as one read)."""
+    spans = backend.scan(start_ns=bounds[0], end_ns=bounds[1])
+    reads = [*observed.reads, ReadReport(path=label, reader="span-store", spans=spans.num_rows)]
+    return Observations(
+        spans=pa.concat_tables([observed.spans, spans]) if observed.spans.num_rows else spans,
+        logs=observed.logs,
+        metrics=observed.metrics,
+        reads=reads,
+        failed=observed.failed,
+    )
+
+
 def _read(paths: list[Path], input_format: str | None, label: str, show: bool) -> Observations:
     with progress_bar(label, enabled=show) as bar:
         progress = None
@@ -70,9 +95,9 @@ def _read(paths: list[Path], input_format: str | None, label: str, show: bool) -
 @app.command("rca")
 def rca_command(
     inputs: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(metavar="INPUT", help="Trace, agent-log, log and metric files."),
-    ],
+    ] = None,
     baseline: Annotated[
         list[Path] | None,
         typer.Option(
@@ -85,6 +110,22 @@ def rca_command(
             "--window",
             metavar="START END",
             help="Only the incident between START and END (ISO 8601, UTC when no zone).",
+        ),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="Span store written by norecur ingest: its spans in --window join the inputs "
+            "(and those in --baseline-window form the baseline).",
+        ),
+    ] = None,
+    baseline_window: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--baseline-window",
+            metavar="START END",
+            help="With --store: the fault-free window read from the store as the baseline.",
         ),
     ] = None,
     input_format: Annotated[
@@ -121,14 +162,24 @@ def rca_command(
 
     Example: [bold]norecur rca incident/*.json --baseline quiet/*.json --format markdown -o rca.md[/bold]
     """
-    span = None
-    if window is not None:
-        span = (parse_instant(window[0]), parse_instant(window[1]))
-        if span[1] <= span[0]:
-            raise NorecurError("the window ends before it starts", field="--window")
+    span = _window(window, "--window")
+    quiet = _window(baseline_window, "--baseline-window")
+    if not inputs and store is None:
+        raise NorecurError("name INPUT files, or a span store with --store and --window")
+    if store is not None and span is None:
+        raise NorecurError("--store needs --window (the incident's time range)", field="--store")
+    if quiet is not None and store is None:
+        raise NorecurError(
+            "--baseline-window reads from a span store: add --store", field="--baseline-window"
+        )
     show = output_format is RcaFormat.text and output is None
-    incident = _read(inputs, input_format, "reading", show)
+    incident = _read(inputs or [], input_format, "reading", show)
     reference = _read(baseline, input_format, "reading baseline", show) if baseline else None
+    if store is not None:
+        backend = ParquetBackend(store)
+        incident = _with_store(incident, backend, span, str(store))
+        if quiet is not None:
+            reference = _with_store(reference or Observations(), backend, quiet, str(store))
     for error in incident.failed + (reference.failed if reference else []):
         print(f"error: {error.one_line()}", file=sys.stderr)
     report = diagnose(
