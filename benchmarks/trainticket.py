@@ -24,6 +24,11 @@ barely move, and what they do move makes a true service look less abnormal, not 
 once by hand: dropping every labelled window and the 10 minutes after it from the baseline gives
 AC@1/3/5 28.6 / 32.1 / 42.9 for resource-anomaly, against 21.4 / 32.1 / 46.4 here).
 
+The ``pattern-shift`` analyzer (default parameters) is fitted once on the baseline's spans and
+log lines (``construct_data/2023-01-29/log/``) and reads each window's three log minute-files
+beside its trace files; the ``norecur rca`` row is the whole engine (every registered analyzer,
+``pattern-shift`` included, fitted on the same baseline).
+
 The combination is :func:`combine`: each analyzer's scores divided by that analyzer's largest
 score in the window (so both count on the same 0..1 scale), summed per service. It is a stand-in
 for the real combiner, kept small on purpose.
@@ -50,7 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from norecur.rca import Candidate, default_engine_analyzers, diagnose
-from norecur.rca.analyzers import LatencyShift, ResourceAnomaly
+from norecur.rca.analyzers import LatencyShift, PatternShift, ResourceAnomaly
 from norecur.telemetry import Observations
 from norecur.telemetry.readers import LogsReader, MetricCsvReader, SpanCsvReader
 from norecur.telemetry.readers.span_csv import service_of_pod
@@ -183,15 +188,22 @@ def main() -> None:
     engine = default_engine_analyzers()
     for analyzer in engine:
         analyzer.fit(reference.spans, logs=reference.logs, metrics=reference.metrics)
+    began = time.perf_counter()
+    patterns = PatternShift().fit(baseline, logs=baseline_logs)
+    print(
+        f"pattern-shift: {patterns!r}, fitted on {baseline_logs.num_rows} log lines in "
+        f"{1000 * (time.perf_counter() - began):.0f} ms\n"
+    )
 
-    methods = ("latency-shift", "resource-anomaly", "combined", "norecur rca")
+    methods = ("latency-shift", "resource-anomaly", "combined", "pattern-shift", "norecur rca")
     hits: dict[str, list[dict[int, float]]] = {name: [] for name in (*methods, "random")}
     types: list[str] = []
     seconds: list[float] = []
     engine_seconds: list[float] = []
+    pattern_seconds: list[float] = []
     print(
         f"{'inject_time':19}  {'type':14} {'true service':30} {'latency':>7} {'resource':>8} "
-        f"{'both':>5} {'of':>3}  top-1 combined"
+        f"{'both':>5} {'pattern':>7} {'rca':>5} {'of':>3}  top-1 combined"
     )
     for case in cases(root):
         truth = service_of_pod(case["inject_pod"])
@@ -208,10 +220,14 @@ def main() -> None:
         )
         engine_seconds.append(time.perf_counter() - began - seconds[-1])
         by_engine = {row["component"]: row["score"] for row in report.document["ranking"]}
+        began = time.perf_counter()
+        by_pattern = scores_of(patterns.analyze(incident, logs=logs))
+        pattern_seconds.append(time.perf_counter() - began)
         ranked = {
             "latency-shift": by_latency,
             "resource-anomaly": by_resource,
             "combined": combine(by_latency, by_resource),
+            "pattern-shift": by_pattern,
             "norecur rca": by_engine,
             "random": dict.fromkeys(by_latency, 0.0),
         }
@@ -223,14 +239,17 @@ def main() -> None:
         print(
             f"{case['inject_time']}  {case['inject_type']:14} {truth:30} "
             f"{rank_text(by_latency, truth):>7} {rank_text(by_resource, truth):>8} "
-            f"{rank_text(both, truth):>5} {len(both):>3}  {top}"
+            f"{rank_text(both, truth):>5} {rank_text(by_pattern, truth):>7} "
+            f"{rank_text(by_engine, truth):>5} {len(both):>3}  {top}"
         )
 
     print(
         f"\n{len(types)} cases; time per case (both analyzers, analyze only): "
         f"mean {1000 * sum(seconds) / len(seconds):.0f} ms, max {1000 * max(seconds):.0f} ms; "
         f"norecur rca (logs read, every analyzer, report): mean "
-        f"{1000 * sum(engine_seconds) / len(engine_seconds):.0f} ms"
+        f"{1000 * sum(engine_seconds) / len(engine_seconds):.0f} ms; pattern-shift (analyze "
+        f"only): mean {1000 * sum(pattern_seconds) / len(pattern_seconds):.0f} ms, max "
+        f"{1000 * max(pattern_seconds):.0f} ms"
     )
     header = "".join(f"{name:>8}" for name in ("AC@1", "AC@3", "AC@5", "Avg@5"))
     print(f"{'':30}{header}")
