@@ -30,15 +30,17 @@ MASKS: tuple[tuple[str, str], ...] = (
     (r"\b\d{4}-\d{2}-\d{2}\b", "<DATE>"),
     (r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b", "<TIME>"),
     (r"\b0[xX][0-9a-fA-F]+\b", "<HEX>"),
+    (r"\b[0-9a-fA-F]{16,}\b", "<HEX>"),
     (r"(^|[^#\w.])[-+]?\d+(?:\.\d+)?\b", r"\1<NUM>"),
     (r"\b[0-9a-fA-F]{8,}\b", "<HEX>"),
     (r"\s\s+|[\t\r\f\v]", " "),
 )
 """The masking steps of :func:`mask_lines`, in order: ``(RE2 pattern, replacement)``, applied to
 a message's first line (a stack trace's frames are not the message): quoted values, UUIDs, dates,
-times, ``0x`` numbers, standalone numbers (not digits inside a word such as ``G1234``, nor a
-code line number after ``#``), then hex runs of 8 or more digits (trace, span and other ids) are
-masked; whitespace runs become one space."""
+times, ``0x`` numbers, hex runs of 16 or more digits (trace and span ids, even those made only
+of decimal digits, which are ids, not numbers), standalone numbers (not digits inside a word
+such as ``G1234``, nor a code line number after ``#``), then the remaining hex runs of 8 or more
+digits (other ids) are masked; whitespace runs become one space."""
 
 _TOKEN = re.compile(r"( ?)(<[A-Z]+>|\w[\w.#$@/-]*|\S)")
 """A masked line's tokens, each with the space before it: a mask, a word, or one other
