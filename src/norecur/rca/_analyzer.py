@@ -51,10 +51,19 @@ class Context:
     """Log lines (the ``logs`` reader's table), joinable to spans by trace and span id."""
     metrics: pa.Table | None = None
     """Per-service metric series (the ``metric-csv`` reader's long table)."""
+    kpis: pa.Table | None = None
+    """KPI series: ``time_ns``, ``kpi``, ``value`` and ``attributes`` (labels as JSON)."""
+    records: pa.Table | None = None
+    """Request-level rows: ``time_ns``, dimension columns and numeric measure columns."""
+    events: pa.Table | None = None
+    """Change events (deploys, prompt, model, config and index changes): ``EVENT_SCHEMA``."""
 
     def is_empty(self) -> bool:
-        """True when neither logs nor metrics hold a row."""
-        return all(table is None or table.num_rows == 0 for table in (self.logs, self.metrics))
+        """True when none of the tables holds a row."""
+        return all(
+            table is None or table.num_rows == 0
+            for table in (self.logs, self.metrics, self.kpis, self.records, self.events)
+        )
 
 
 class Analyzer(ABC):
@@ -79,14 +88,24 @@ class Analyzer(ABC):
         *,
         logs: pa.Table | None = None,
         metrics: pa.Table | None = None,
+        kpis: pa.Table | None = None,
+        records: pa.Table | None = None,
+        events: pa.Table | None = None,
     ) -> Self:
         """Learn from a fault-free baseline of the same system; returns self.
 
-        The base learns nothing: an analyzer that needs a baseline overrides this and stores
-        what it learned in attributes whose names end in ``_``.
+        The parameters are checked, then :meth:`_fit` learns; an analyzer that needs a baseline
+        overrides :meth:`_fit` and stores what it learned in attributes whose names end in
+        ``_``.
         """
         self._validate_params()
+        context = Context(logs=logs, metrics=metrics, kpis=kpis, records=records, events=events)
+        self._fit(spans, context)
         return self
+
+    def _fit(self, spans: pa.Table | None, context: Context) -> None:  # noqa: B027
+        """Learn from the baseline ``spans`` and ``context``; the base learns nothing (most
+        analyzers need no baseline, so this is a hook, not an abstract method)."""
 
     def analyze(
         self,
@@ -94,18 +113,22 @@ class Analyzer(ABC):
         *,
         logs: pa.Table | None = None,
         metrics: pa.Table | None = None,
+        kpis: pa.Table | None = None,
+        records: pa.Table | None = None,
+        events: pa.Table | None = None,
     ) -> list[Candidate]:
         """Candidates for the root cause in ``spans`` (the canonical span table), ranked.
 
-        ``logs`` and ``metrics``, when given, are what else was observed in the same window
-        (:class:`Context`); analyzers that do not use them ignore them. Rows are sorted by
+        ``logs``, ``metrics``, ``kpis``, ``records`` and ``events``, when given, are what else
+        was observed in the same window (:class:`Context`); analyzers that do not use them
+        ignore them. Rows are sorted by
         :data:`SORT_KEYS` before the analyzer sees them, so the input order does not matter. The
         result is ordered by trace id, then rank; within a trace, rank 1 is the highest score,
         ties going to the earlier step (an error propagates forward, so of two equally suspect
         steps the earlier is the likelier origin), then to the span id.
         """
         self._validate_params()
-        context = Context(logs=logs, metrics=metrics)
+        context = Context(logs=logs, metrics=metrics, kpis=kpis, records=records, events=events)
         if spans.num_rows == 0 and context.is_empty():
             return []
         ordered = spans if is_sorted(spans) else sort_spans(spans)

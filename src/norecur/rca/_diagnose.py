@@ -96,7 +96,14 @@ def diagnose(
     trust = {**DEFAULT_WEIGHTS, **(weights or {})}
     for analyzer in analyzers:
         if baseline is not None:
-            analyzer.fit(baseline.spans, logs=baseline.logs, metrics=baseline.metrics)
+            analyzer.fit(
+                baseline.spans,
+                logs=baseline.logs,
+                metrics=baseline.metrics,
+                kpis=baseline.kpis,
+                records=baseline.records,
+                events=baseline.events,
+            )
     spans = incident.spans if is_sorted(incident.spans) else sort_spans(incident.spans)
     found: dict[str, list[Candidate]] = {}
     for analyzer in analyzers:
@@ -153,6 +160,9 @@ def _around_spans(incident: Observations) -> Observations:
         spans=incident.spans,
         logs=around.logs,
         metrics=around.metrics,
+        kpis=incident.kpis,
+        records=incident.records,
+        events=incident.events,
         reads=incident.reads,
         failed=incident.failed,
     )

@@ -35,6 +35,12 @@ class Observations:
     """The ``logs`` reader's table; None when no log file was given."""
     metrics: pa.Table | None = None
     """The ``metric-csv`` reader's table; None when no metric file was given."""
+    kpis: pa.Table | None = None
+    """KPI series (``time_ns``, ``kpi``, ``value``, ``attributes``); None when not given."""
+    records: pa.Table | None = None
+    """Request-level rows (``time_ns``, dimensions, measures); None when not given."""
+    events: pa.Table | None = None
+    """Change events (``time_ns``, ``kind``, ``target``, ``name``...); None when not given."""
     reads: list[ReadReport] = field(default_factory=list)
     """One report per file read, in input order."""
     failed: list[TelemetryError] = field(default_factory=list)
@@ -46,8 +52,9 @@ class Observations:
         return [error for read in self.reads for error in read.skipped]
 
     def window(self, start_ns: int | None, end_ns: int | None) -> Observations:
-        """Only what happened in ``[start_ns, end_ns)``: spans by start, logs and metric
-        points by time (an open end is unbounded)."""
+        """Only what happened in ``[start_ns, end_ns)``: spans by start, logs, metric points,
+        KPI points and records by time (an open end is unbounded). Change events are all kept:
+        the change that caused an incident often lands before its window."""
         return Observations(
             spans=_between(self.spans, "start_ns", start_ns, end_ns),
             logs=None if self.logs is None else _between(self.logs, "time_ns", start_ns, end_ns),

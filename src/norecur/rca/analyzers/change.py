@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from typing import Any, Self
+from typing import Any
 
 import duckdb
 import orjson
@@ -104,18 +104,11 @@ class NewValues(Analyzer):
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{self.name}: {name} must be a number >= 0, not {value!r}")
 
-    def fit(
-        self,
-        spans: pa.Table | None = None,
-        *,
-        logs: pa.Table | None = None,
-        metrics: pa.Table | None = None,
-    ) -> Self:
+    def _fit(self, spans: pa.Table | None, context: Context) -> None:
         """Learn the categorical attributes of each component and their values; sets
-        ``known_`` (component -> key -> set of values). Returns self."""
-        self._validate_params()
+        ``known_`` (component -> key -> set of values)."""
         if spans is None:
-            return self
+            return
         seen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for component, attributes, columns in _sample(spans, self.max_fit_spans):
             for key, value in _attribute_items(attributes, columns):
@@ -129,7 +122,6 @@ class NewValues(Analyzer):
             }
             for component, keys in sorted(seen.items())
         }
-        return self
 
     def _analyze(self, spans: pa.Table, context: Context) -> list[Candidate]:
         known: dict[str, dict[str, set[str]]] | None = getattr(self, "known_", None)

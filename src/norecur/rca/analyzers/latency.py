@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Self
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -139,19 +139,11 @@ class LatencyShift(Analyzer):
         self.min_baseline_spans = min_baseline_spans
         self.scope = scope
 
-    def fit(
-        self,
-        spans: pa.Table | None = None,
-        *,
-        logs: pa.Table | None = None,
-        metrics: pa.Table | None = None,
-    ) -> Self:
+    def _fit(self, spans: pa.Table | None, context: Context) -> None:
         """Learn per-operation statistics from the baseline ``spans``; sets ``baseline_``, a
-        table ``comp, op, n, self_median, self_mad, dur_median, dur_mad``. Returns self."""
-        self._validate_params()
+        table ``comp, op, n, self_median, self_mad, dur_median, dur_mad``."""
         if spans is not None:
             self.baseline_ = _query(_FIT.format(table="incident"), spans, None, {})
-        return self
 
     def _validate_params(self) -> None:
         super()._validate_params()

@@ -8,7 +8,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -173,14 +173,8 @@ class PatternShift(Analyzer):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
 
-    def fit(
-        self,
-        spans: pa.Table | None = None,
-        *,
-        logs: pa.Table | None = None,
-        metrics: pa.Table | None = None,
-    ) -> Self:
-        """Learn the baseline's templates, traffic and patterns; returns self.
+    def _fit(self, spans: pa.Table | None, context: Context) -> None:
+        """Learn the baseline's templates, traffic and patterns.
 
         Sets ``templates_`` (``(service, level)`` -> sorted template strings), ``clusters_``
         (the template clusters by skeleton, for matching), ``calls_`` (``(component,
@@ -190,10 +184,9 @@ class PatternShift(Analyzer):
         its detail the callee). Without
         spans nothing is learned.
         """
-        self._validate_params()
         if spans is None:
-            return self
-        tables = _tables(spans, logs)
+            return
+        tables = _tables(spans, context.logs)
         mapping, clusters = _mine(_distinct(tables.lines), {}, self.similarity, self.max_tokens)
         self.clusters_ = {key: tuple(tuple(c) for c in found) for key, found in clusters.items()}
         templates: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -202,7 +195,6 @@ class PatternShift(Analyzer):
         self.templates_ = {key: tuple(sorted(found)) for key, found in sorted(templates.items())}
         self.calls_ = tables.calls
         self.patterns_ = {key: found.count for key, found in _patterns(tables, mapping).items()}
-        return self
 
     def _analyze(self, spans: pa.Table, context: Context) -> list[Candidate]:
         calls_base: dict[tuple[str, str], int] | None = getattr(self, "calls_", None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -165,19 +165,11 @@ class ResourceAnomaly(Analyzer):
         self.ignore_metrics = ignore_metrics
         self.scope = scope
 
-    def fit(
-        self,
-        spans: pa.Table | None = None,
-        *,
-        logs: pa.Table | None = None,
-        metrics: pa.Table | None = None,
-    ) -> Self:
+    def _fit(self, spans: pa.Table | None, context: Context) -> None:
         """Learn per-series statistics from the baseline ``metrics``; sets ``baseline_``, a table
-        ``service, name, n, median, mad, mean_ad`` sorted by service and name. Returns self."""
-        self._validate_params()
-        if metrics is not None:
-            self.baseline_ = _query(_FIT, metrics)
-        return self
+        ``service, name, n, median, mad, mean_ad`` sorted by service and name."""
+        if context.metrics is not None:
+            self.baseline_ = _query(_FIT, context.metrics)
 
     def _validate_params(self) -> None:
         super()._validate_params()
