@@ -23,6 +23,7 @@ def main() -> None:
     # Importing the command modules registers their commands on `app`.
     from norecur.cli import (  # noqa: F401
         _commands,
+        _kpi_commands,
         _rca_commands,
         _report_commands,
         _store_commands,
