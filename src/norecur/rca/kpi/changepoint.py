@@ -301,22 +301,26 @@ def detect_change_points(
     if step > 1:
         _refine(bounds, cost, step, min_size)
     locations = n - 2 * min_size + 1
+    verdicts: dict[tuple[int, int, int], tuple[float, float, bool]] = {}
+
+    def verdict(position: int) -> tuple[float, float, bool]:
+        """``(p, |z|, passes)`` of a change point between its neighbours, computed once per
+        ``(start, onset, end)``: removing one change point changes only its neighbours'."""
+        key = (bounds[position - 1], bounds[position], bounds[position + 1])
+        if key not in verdicts:
+            _, _, _, relative, z, p = _describe(series, bounds, position, sigma, locations)
+            passes = p <= max_p and abs(z) >= min_z and abs(relative) >= min_relative
+            if passes and reject_ramps:
+                passes = _ramp_gain(series, *key) >= pen * sigma * sigma
+            verdicts[key] = (p, abs(z), passes)
+        return verdicts[key]
+
     while len(bounds) > 2:
-        described = [
-            _describe(series, bounds, position, sigma, locations)
-            for position in range(1, len(bounds) - 1)
-        ]
         failing = [
-            (p, abs(z), position)
-            for position, (_, _, _, relative, z, p) in enumerate(described, start=1)
-            if p > max_p
-            or abs(z) < min_z
-            or abs(relative) < min_relative
-            or (
-                reject_ramps
-                and _ramp_gain(series, bounds[position - 1], bounds[position], bounds[position + 1])
-                < pen * sigma * sigma
-            )
+            (p, size, position)
+            for position in range(1, len(bounds) - 1)
+            for p, size, passes in [verdict(position)]
+            if not passes
         ]
         if not failing:
             break
@@ -370,12 +374,15 @@ def detect_in_table(
         raise ValueError(
             f"KPI table lacks column {', '.join(missing)}; has {', '.join(series.column_names)}"
         )
-    times = series.column(time).to_numpy(zero_copy_only=False).astype(np.int64)
+    time_column = pc.cast(series.column(time), pa.int64())
+    times = time_column.fill_null(0).to_numpy(zero_copy_only=False)
     values = (
         pc.cast(series.column(value), pa.float64())
         .fill_null(math.nan)
         .to_numpy(zero_copy_only=False)
+        .copy()
     )
+    values[~pc.is_valid(time_column).to_numpy(zero_copy_only=False)] = math.nan  # no time: missing
     if group is None:
         return {"": detect_change_points(times, values, **options)}
     names = pc.cast(series.column(group), pa.string()).fill_null("").to_pylist()

@@ -56,7 +56,9 @@ def to_time_ns(column: pa.ChunkedArray | pa.Array, *, path: str, name: str) -> p
                 ) from None
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
-            out.append(round(moment.timestamp() * 1e9))
+            delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+            seconds = delta.days * 86_400 + delta.seconds
+            out.append(seconds * 1_000_000_000 + delta.microseconds * 1_000)
         return pa.array(out, pa.int64())
     raise TelemetryError(f"{name}: a time column cannot be of type {kind}", path=path)
 
