@@ -13,6 +13,10 @@ The tree::
                                  malformed (``field`` holds the record: ``resourceSpans[0].
                                  scopeSpans[1].spans[7]``; ``line`` the JSON Lines line)
 
+Two errors of :mod:`norecur.rca.kpi.drift` join this tree from below: ``DriftError``
+(``NorecurError`` and ``ValueError``: a bad argument to a drift comparison) and ``SnapshotError``
+(``DriftError`` and ``TelemetryError``: a data snapshot cannot be read).
+
 Each error carries where it happened (``path``, ``line``, ``field``) so that one line can tell a
 person what to fix, and :meth:`NorecurError.one_line` renders that line.
 """

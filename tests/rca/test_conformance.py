@@ -80,6 +80,24 @@ def _both() -> pa.Table:
     )
 
 
+def _events() -> pa.Table:
+    """A change event just before the failing agent trace: the search tool's index moved."""
+    from norecur.rca.kpi.events import EVENT_SCHEMA
+
+    row = {
+        "time_ns": 900,
+        "kind": "index",
+        "target": "search",
+        "name": "index.version",
+        "old": "1",
+        "new": "2",
+        "slices": "{}",
+        "attributes": "{}",
+        "source": "test",
+    }
+    return pa.Table.from_pylist([row], schema=EVENT_SCHEMA)
+
+
 def _baseline() -> pa.Table:
     """A fault-free window of the same agent app, for analyzers that learn from one."""
     return pa.concat_tables(
@@ -122,12 +140,12 @@ def test_parameters_are_keyword_only_and_stored_verbatim(analyzer_class):
 
 def test_deterministic(analyzer_class):
     table = _both()
-    first = analyzer_class().fit(_baseline()).analyze(table)
+    first = analyzer_class().fit(_baseline()).analyze(table, events=_events())
     assert first
     analyzer = analyzer_class().fit(_baseline())
     params = analyzer.get_params()
-    assert analyzer.analyze(table) == first
-    assert analyzer.analyze(table) == first
+    assert analyzer.analyze(table, events=_events()) == first
+    assert analyzer.analyze(table, events=_events()) == first
     assert analyzer.get_params() == params  # analyzing changes no parameter
 
 
@@ -139,7 +157,9 @@ def test_empty_table_gives_nothing(analyzer_class):
 def test_unsorted_rows_give_the_sorted_result(analyzer_class, seed):
     table = _both()
     fitted = analyzer_class().fit(_baseline())
-    assert fitted.analyze(_shuffled(table, seed)) == fitted.analyze(table)
+    assert fitted.analyze(_shuffled(table, seed), events=_events()) == fitted.analyze(
+        table, events=_events()
+    )
 
 
 def test_single_step_trace(analyzer_class):
@@ -171,7 +191,7 @@ def test_traces_are_ranked_independently(analyzer_class):
 
 
 def test_ranks_follow_scores(analyzer_class):
-    candidates = analyzer_class().fit(_baseline()).analyze(_both())
+    candidates = analyzer_class().fit(_baseline()).analyze(_both(), events=_events())
     by_trace: dict[str, list] = {}
     for candidate in candidates:
         by_trace.setdefault(candidate.trace_id, []).append(candidate)

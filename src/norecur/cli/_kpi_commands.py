@@ -11,7 +11,7 @@ import typer
 
 from norecur.cli._app import app
 from norecur.cli._output import write_output
-from norecur.errors import NorecurError
+from norecur.errors import NorecurError, escape_controls
 from norecur.report._kpi import attribution_html, attribution_markdown, attribution_text
 
 __all__: list[str] = []
@@ -136,7 +136,9 @@ def drift_command(
     if output_format is DriftFormat.json:
         text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     else:
-        lines = [f"{finding.column}: {finding.reason}" for finding in report.findings]
+        lines = [
+            escape_controls(f"{finding.column}: {finding.reason}") for finding in report.findings
+        ]
         if not lines:
             lines = ["No drift found."]
         if suggestion is not None:

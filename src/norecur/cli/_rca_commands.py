@@ -81,6 +81,27 @@ def _with_store(
     )
 
 
+def _with_events(observed: Observations, paths: list[Path]) -> Observations:
+    """``observed`` with the change events of ``paths`` (a file that cannot be read raises)."""
+    from norecur.rca.kpi.events import read_events
+
+    tables = [read_events(path) for path in paths]
+    reads = [
+        ReadReport(path=str(path), reader="events", spans=table.num_rows)
+        for path, table in zip(paths, tables, strict=True)
+    ]
+    return Observations(
+        spans=observed.spans,
+        logs=observed.logs,
+        metrics=observed.metrics,
+        kpis=observed.kpis,
+        records=observed.records,
+        events=pa.concat_tables(tables),
+        reads=[*observed.reads, *reads],
+        failed=observed.failed,
+    )
+
+
 def _read(paths: list[Path], input_format: str | None, label: str, show: bool) -> Observations:
     with progress_bar(label, enabled=show) as bar:
         progress = None
@@ -126,6 +147,14 @@ def rca_command(
             "--baseline-window",
             metavar="START END",
             help="With --store: the fault-free window read from the store as the baseline.",
+        ),
+    ] = None,
+    events: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--events",
+            help="Change events (JSON Lines or CSV: deploys, prompt, model, config, index "
+            "changes) the incident may have followed (repeatable).",
         ),
     ] = None,
     input_format: Annotated[
@@ -180,6 +209,8 @@ def rca_command(
         incident = _with_store(incident, backend, span, str(store))
         if quiet is not None:
             reference = _with_store(reference or Observations(), backend, quiet, str(store))
+    if events:
+        incident = _with_events(incident, events)
     for error in incident.failed + (reference.failed if reference else []):
         print(f"error: {error.one_line()}", file=sys.stderr)
     report = diagnose(

@@ -384,6 +384,31 @@ def _deploy(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
         yield cause, 3.0 * share, f"the {clues.role} was deployed anew"
 
 
+EVENT_CLASSES = {
+    "prompt": CauseClass.PROMPT,
+    "model": CauseClass.MODEL,
+    "index": CauseClass.RETRIEVAL,
+    "data": CauseClass.DATA,
+}
+"""The class a change event of each kind supports; deploys, config changes and flags fall back on
+the component's role (as :data:`DEPLOY_CLASSES`)."""
+
+
+@rule("C950", "change-event")
+def _change_event(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
+    """A change event the incident followed touched the suspect (``change-events`` evidence):
+    a prompt change votes ``prompt``, a model change ``model``, an index change ``retrieval``,
+    a data change ``data``; a deploy, config change or flag votes the class of the suspect's
+    role (:data:`DEPLOY_CLASSES`). Weight 4 times the evidence's share."""
+    for kind, weight in sorted(clues.evidence.items()):
+        if not kind.startswith("change_event_") or weight <= 0:
+            continue
+        what = kind.removeprefix("change_event_")
+        cause = EVENT_CLASSES.get(what) or DEPLOY_CLASSES.get(clues.role)
+        if cause is not None:
+            yield cause, 4.0 * weight, f"the incident followed a {what} change to the suspect"
+
+
 def classify(clues: Clues, rules: Iterable[ClassRule] = ()) -> Classification:
     """The class the rules vote for (module docstring); ``rules`` defaults to every rule."""
     votes = [

@@ -35,6 +35,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "spectrum": 0.8,
     "agent-patterns": 0.8,
     "new-values": 0.8,
+    "change-events": 0.6,
     "agent-step-blame": 0.7,
     "pattern-shift": 0.7,
     "latency-shift": 0.6,
@@ -107,7 +108,14 @@ def diagnose(
     spans = incident.spans if is_sorted(incident.spans) else sort_spans(incident.spans)
     found: dict[str, list[Candidate]] = {}
     for analyzer in analyzers:
-        found[analyzer.name] = analyzer.analyze(spans, logs=incident.logs, metrics=incident.metrics)
+        found[analyzer.name] = analyzer.analyze(
+            spans,
+            logs=incident.logs,
+            metrics=incident.metrics,
+            kpis=incident.kpis,
+            records=incident.records,
+            events=incident.events,
+        )
     analyzer_weights = {a.name: trust.get(a.name, PLUGIN_WEIGHT) for a in analyzers}
     failed = failed_traces(spans, incident.logs) if spans.num_rows else set()
     ranking = combine(found, analyzer_weights, failed_traces=len(failed))

@@ -3,6 +3,7 @@
 from norecur.rca.analyzers.agent_patterns import AgentPatterns
 from norecur.rca.analyzers.agent_steps import AgentStepBlame
 from norecur.rca.analyzers.change import NewValues
+from norecur.rca.analyzers.events import ChangeEvents
 from norecur.rca.analyzers.latency import LatencyShift
 from norecur.rca.analyzers.patterns import PatternShift
 from norecur.rca.analyzers.propagation import ErrorPropagation
@@ -13,6 +14,7 @@ __all__ = [
     "ANALYZERS",
     "AgentPatterns",
     "AgentStepBlame",
+    "ChangeEvents",
     "ErrorPropagation",
     "LatencyShift",
     "NewValues",
@@ -24,6 +26,7 @@ __all__ = [
 ANALYZERS = (
     AgentPatterns,
     AgentStepBlame,
+    ChangeEvents,
     ErrorPropagation,
     LatencyShift,
     NewValues,
