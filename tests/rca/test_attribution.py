@@ -269,3 +269,32 @@ def test_the_chart_marks_the_onset_and_events_in_a_real_browser(report, tmp_path
     assert top["x"] == pytest.approx(found["onset"]["x"], abs=1.5)
     # the onset mark sits where the first point of the new regime is drawn
     assert found["firstAfter"] == pytest.approx(found["onset"]["x"], abs=1.5)
+
+
+def test_drift_cli_ranks_a_column_gone_null_and_suggests_data(tmp_path):
+    base = pa.table(
+        {
+            "tenant": [f"t{i % 7}" for i in range(2000)],
+            "age_band": [f"{20 + i % 5 * 10}s" for i in range(2000)],
+            "premium": [100.0 + i % 50 for i in range(2000)],
+        }
+    )
+    nulls = [None if i % 5 < 2 else v for i, v in enumerate(base["age_band"].to_pylist())]
+    new = base.set_column(1, "age_band", pa.array(nulls, pa.string()))
+    pq.write_table(base, tmp_path / "base.parquet")
+    pq.write_table(new, tmp_path / "new.parquet")
+    done = _run("drift", "base.parquet", "new.parquet", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    top = document["findings"][0]
+    assert (top["column"], top["kind"]) == ("age_band", "null_rate")
+    assert document["suggested_class"]["class"] == "data"
+    same = _run("drift", "base.parquet", "base.parquet", cwd=tmp_path)
+    assert same.returncode == 0
+    assert same.stdout == "No drift found.\n"
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    bad = _run("drift", "base.parquet", "broken.parquet", cwd=tmp_path)
+    assert bad.returncode == 2
+    (line,) = bad.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "broken.parquet" in line
