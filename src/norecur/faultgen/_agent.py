@@ -24,10 +24,10 @@ import orjson
 from norecur.faultgen._ai import (
     OPENAI,
     attempt_fails,
-    auth,
     chat,
     degrade,
     evaluate,
+    front_door,
     guardrail,
     new_quality,
     retrieve,
@@ -104,36 +104,9 @@ def build(t: Trace) -> None:
         },
     )
     t.work(0.8)
-    failure = auth(t, root, "agent-api")
-    if failure is not None:
-        failure = raise_from(
-            t, root, failure, "fastapi.HTTPException", "authentication backend unavailable", 503
-        )
-    else:
-        failure = call(
-            t,
-            root,
-            "agent-api",
-            "agent-runtime",
-            "POST",
-            "/v1/runs",
-            lambda t, client: serve(t, client, "agent-runtime", "POST", "/v1/runs", _run),
-            timeout_ms=180_000,
-        )
-        if failure is not None:
-            detail = "timed out" if failure.status is None else f"answered {failure.status}"
-            failure = raise_from(
-                t,
-                root,
-                failure,
-                "UpstreamServiceError",
-                f"agent-runtime {detail}",
-                504 if failure.status is None else 502,
-            )
-    t.work(0.5)
-    root.attrs["http.response.status_code"] = failure.status if failure else 200
-    t.close(root)
-    t.ctx["root_tag"] = failure.tag if failure else None
+    front_door(
+        t, root, "agent-api", "agent-runtime", "/v1/runs", _run, timeout_ms=180_000, work_after=0.5
+    )
 
 
 def _run(t: Trace, srv: Span) -> Failure | None:

@@ -10,11 +10,12 @@ does in production: as a failed check downstream of an unremarkable-looking span
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 
-from norecur.faultgen._http import call, fail, serve
+from norecur.faultgen._http import call, fail, raise_from, serve
 from norecur.faultgen._trace import (
     CLIENT,
     ERROR,
@@ -727,3 +728,49 @@ def _evaluate(t: Trace, srv: Span, metrics: dict[str, str]) -> Failure | None:
             t.ctx["verdict"] = (message, tag)
     t.work(0.8)
     return None
+
+
+def front_door(
+    t: Trace,
+    root: Span,
+    edge: str,
+    backend: str,
+    path: str,
+    handler: Callable[[Trace, Span], Failure | None],
+    *,
+    timeout_ms: int,
+    work_after: float,
+) -> None:
+    """The public API's request: authenticate, hand the request to ``backend`` (``POST path``),
+    answer 503 when auth is down and 502/504 when the backend failed or timed out, then close
+    the root span and remember which fault (if any) the user saw."""
+    failure = auth(t, root, edge)
+    if failure is not None:
+        failure = raise_from(
+            t, root, failure, "fastapi.HTTPException", "authentication backend unavailable", 503
+        )
+    else:
+        failure = call(
+            t,
+            root,
+            edge,
+            backend,
+            "POST",
+            path,
+            lambda t, client: serve(t, client, backend, "POST", path, handler),
+            timeout_ms=timeout_ms,
+        )
+        if failure is not None:
+            detail = "timed out" if failure.status is None else f"answered {failure.status}"
+            failure = raise_from(
+                t,
+                root,
+                failure,
+                "UpstreamServiceError",
+                f"{backend} {detail}",
+                504 if failure.status is None else 502,
+            )
+    t.work(work_after)
+    root.attrs["http.response.status_code"] = failure.status if failure else 200
+    t.close(root)
+    t.ctx["root_tag"] = failure.tag if failure else None

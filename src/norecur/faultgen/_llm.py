@@ -24,15 +24,15 @@ import orjson
 from norecur.faultgen._ai import (
     LANGCHAIN,
     Completion,
-    auth,
     chat,
     degrade,
     evaluate,
+    front_door,
     guardrail,
     new_quality,
     retrieve,
 )
-from norecur.faultgen._http import FASTAPI, call, raise_from, serve
+from norecur.faultgen._http import FASTAPI, raise_from
 from norecur.faultgen._trace import INTERNAL, OK, SERVER, Failure, Span, Trace
 
 __all__ = ["DECOYS", "NAMESPACE", "SERVICES", "build"]
@@ -132,36 +132,16 @@ def build(t: Trace) -> None:
         },
     )
     t.work(0.7)
-    failure = auth(t, root, "chat-api")
-    if failure is not None:
-        failure = raise_from(
-            t, root, failure, "fastapi.HTTPException", "authentication backend unavailable", 503
-        )
-    else:
-        failure = call(
-            t,
-            root,
-            "chat-api",
-            "orchestrator",
-            "POST",
-            "/v1/answer",
-            lambda t, client: serve(t, client, "orchestrator", "POST", "/v1/answer", _orchestrate),
-            timeout_ms=90_000,
-        )
-        if failure is not None:
-            detail = "timed out" if failure.status is None else f"answered {failure.status}"
-            failure = raise_from(
-                t,
-                root,
-                failure,
-                "UpstreamServiceError",
-                f"orchestrator {detail}",
-                504 if failure.status is None else 502,
-            )
-    t.work(0.4)
-    root.attrs["http.response.status_code"] = failure.status if failure else 200
-    t.close(root)
-    t.ctx["root_tag"] = failure.tag if failure else None
+    front_door(
+        t,
+        root,
+        "chat-api",
+        "orchestrator",
+        "/v1/answer",
+        _orchestrate,
+        timeout_ms=90_000,
+        work_after=0.4,
+    )
 
 
 def _orchestrate(t: Trace, srv: Span) -> Failure | None:
