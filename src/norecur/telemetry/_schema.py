@@ -18,6 +18,7 @@ __all__ = [
     "SPAN_SCHEMA",
     "STATUS_CODES",
     "SpanBatch",
+    "table_of_columns",
 ]
 
 SPAN_KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
@@ -144,17 +145,24 @@ class SpanBatch:
 
     def to_table(self) -> pa.Table:
         """The rows so far as a table of :data:`SPAN_SCHEMA` (the batch keeps its rows)."""
-        return pa.Table.from_arrays(
-            [
-                pa.array(values, type=field.type)
-                for values, field in zip(self.columns.values(), SPAN_SCHEMA, strict=True)
-            ],
-            schema=SPAN_SCHEMA,
-        )
+        return table_of_columns(self.columns, SPAN_SCHEMA, clear=False)
 
     def flush(self) -> pa.Table:
         """The rows so far as a table, then start empty."""
-        table = self.to_table()
-        for values in self.columns.values():
+        return table_of_columns(self.columns, SPAN_SCHEMA, clear=True)
+
+
+def table_of_columns(columns: dict[str, list[Any]], schema: pa.Schema, *, clear: bool) -> pa.Table:
+    """A table of ``schema`` from one Python list per column (in schema order); with ``clear``
+    the lists are emptied afterwards, so a reader can reuse them for its next batch."""
+    table = pa.Table.from_arrays(
+        [
+            pa.array(values, type=field.type)
+            for values, field in zip(columns.values(), schema, strict=True)
+        ],
+        schema=schema,
+    )
+    if clear:
+        for values in columns.values():
             values.clear()
-        return table
+    return table

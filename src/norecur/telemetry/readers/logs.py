@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from norecur.errors import TelemetryError
 from norecur.telemetry._reader import Reader, ReadReport, Source, gc_paused
+from norecur.telemetry._schema import table_of_columns
 from norecur.telemetry.readers.span_csv import (
     K8S_POD_NAME,
     first_line,
@@ -176,16 +177,7 @@ class _Decoder:
         return len(self.rows["time_ns"])
 
     def flush(self) -> pa.Table:
-        table = pa.Table.from_arrays(
-            [
-                pa.array(values, type=field.type)
-                for values, field in zip(self.rows.values(), LOG_SCHEMA, strict=True)
-            ],
-            schema=LOG_SCHEMA,
-        )
-        for values in self.rows.values():
-            values.clear()
-        return table
+        return table_of_columns(self.rows, LOG_SCHEMA, clear=True)
 
     def __call__(self, record: dict[str, Any]) -> None:
         """Validate ``record`` fully, then append it."""

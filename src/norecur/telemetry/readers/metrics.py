@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from norecur.errors import TelemetryError
 from norecur.telemetry._reader import Reader, ReadReport, Source, gc_paused
+from norecur.telemetry._schema import table_of_columns
 from norecur.telemetry.readers.span_csv import (
     K8S_POD_NAME,
     first_line,
@@ -234,16 +235,7 @@ class _Decoder:
         return len(self.rows["time_ns"])
 
     def flush(self) -> pa.Table:
-        table = pa.Table.from_arrays(
-            [
-                pa.array(values, type=field.type)
-                for values, field in zip(self.rows.values(), METRIC_SCHEMA, strict=True)
-            ],
-            schema=METRIC_SCHEMA,
-        )
-        for values in self.rows.values():
-            values.clear()
-        return table
+        return table_of_columns(self.rows, METRIC_SCHEMA, clear=True)
 
     def _series(self, row: list[str]) -> tuple[str, str]:
         """Service and attributes JSON of one row (cached by their source cells)."""
