@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,13 +14,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from cli_run import run
 
 from norecur.faultgen.kpi import DEPLOY, policy_comparison_incident
 from norecur.rca.kpi.attribution import attribute
 from norecur.rca.kpi.series import read_kpi_series, read_records
 from norecur.report._kpi import attribution_html
 
-NORECUR = Path(sys.executable).parent / "norecur"
 DIMENSIONS = ["intent", "tenant", "locale", "model", "prompt_version"]
 DEPLOY_NS = int(DEPLOY.timestamp()) * 10**9
 
@@ -145,19 +143,6 @@ def test_records_times_may_be_iso_text(tmp_path, incident):
     assert read["time_ns"].to_pylist() == sample["time_ns"].to_pylist()
 
 
-def _run(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [str(NORECUR), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, incident) -> Path:
     folder = tmp_path_factory.mktemp("kpi")
@@ -169,14 +154,14 @@ def files(tmp_path_factory, incident) -> Path:
 
 
 def test_attribute_cli_text_and_json(files):
-    done = _run(
+    done = run(
         "attribute", "requests.parquet", "--value", "score", "--events", "events.jsonl", cwd=files
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("mean score changed at 2026-05-12 18:00 UTC")
     assert "event 1. prompt prompt_version v12 -> v13" in done.stdout
     assert "Class: prompt" in done.stdout
-    done = _run(
+    done = run(
         "attribute",
         "requests.parquet",
         "--value",
@@ -211,7 +196,7 @@ def test_attribute_cli_text_and_json(files):
     ],
 )
 def test_attribute_usage_errors_are_one_line(files, args, message):
-    done = _run(*args, cwd=files)
+    done = run(*args, cwd=files)
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(message)
@@ -283,18 +268,19 @@ def test_drift_cli_ranks_a_column_gone_null_and_suggests_data(tmp_path):
     new = base.set_column(1, "age_band", pa.array(nulls, pa.string()))
     pq.write_table(base, tmp_path / "base.parquet")
     pq.write_table(new, tmp_path / "new.parquet")
-    done = _run("drift", "base.parquet", "new.parquet", "--format", "json", cwd=tmp_path)
+    done = run("drift", "base.parquet", "new.parquet", "--format", "json", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     document = json.loads(done.stdout)
     top = document["findings"][0]
     assert (top["column"], top["kind"]) == ("age_band", "null_rate")
     assert document["suggested_class"]["class"] == "data"
-    same = _run("drift", "base.parquet", "base.parquet", cwd=tmp_path)
+    same = run("drift", "base.parquet", "base.parquet", cwd=tmp_path)
     assert same.returncode == 0
     assert same.stdout == "No drift found.\n"
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 not really")
-    bad = _run("drift", "base.parquet", "broken.parquet", cwd=tmp_path)
+    bad = run("drift", "base.parquet", "broken.parquet", cwd=tmp_path)
     assert bad.returncode == 2
     (line,) = bad.stderr.strip().splitlines()
-    assert line.startswith("error: ") and "broken.parquet" in line
+    assert line.startswith("error: ")
+    assert "broken.parquet" in line

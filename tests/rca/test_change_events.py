@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from cli_run import run
 from sdk_traces import MS, T0, S, build, otlp_json
 
 from norecur.model import CauseClass
@@ -17,8 +14,6 @@ from norecur.rca import diagnose
 from norecur.rca.analyzers import ChangeEvents
 from norecur.rca.kpi.events import EVENT_SCHEMA
 from norecur.telemetry import Observations
-
-NORECUR = Path(sys.executable).parent / "norecur"
 
 
 def _answers(n: int, first_bad: int) -> list[S]:
@@ -106,16 +101,7 @@ def test_events_after_the_onset_are_not_causes(spans):
 def test_rca_reads_events_from_the_command_line(tmp_path):
     (tmp_path / "traces.json").write_bytes(otlp_json(*_answers(20, 10)))
     (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
-    env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run(
-        [str(NORECUR), "rca", "traces.json", "--events", "events.jsonl", "--format", "json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = run("rca", "traces.json", "--events", "events.jsonl", "--format", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["root_cause"]["component"] == "assistant"
