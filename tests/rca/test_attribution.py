@@ -284,3 +284,15 @@ def test_drift_cli_ranks_a_column_gone_null_and_suggests_data(tmp_path):
     (line,) = bad.stderr.strip().splitlines()
     assert line.startswith("error: ")
     assert "broken.parquet" in line
+
+
+def test_drift_decides_the_class_when_no_event_does(incident):
+    from norecur.rca.kpi.drift import compare
+
+    base = pa.table({"age_band": [f"{20 + i % 5 * 10}s" for i in range(3000)]})
+    new = pa.table({"age_band": [None if i % 2 else "30s" for i in range(3000)]})
+    document = attribute(
+        incident.records, value="score", dimensions=["intent", "locale"], drift=compare(base, new)
+    ).document
+    assert document["classification"]["class"] == "data"
+    assert document["drift"]["findings"][0]["column"] == "age_band"

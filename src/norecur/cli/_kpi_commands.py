@@ -58,6 +58,14 @@ def attribute_command(
         Path | None,
         typer.Option("--kpi", help="A KPI series (CSV/Parquet/JSONL, or Prometheus range JSON)."),
     ] = None,
+    drift: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option(
+            "--drift",
+            metavar="BASE NEW",
+            help="Two data snapshots (before, after) whose drift joins the evidence.",
+        ),
+    ] = None,
     output_format: Annotated[
         AttributeFormat, typer.Option("--format", "-f", help="text, json, markdown or html.")
     ] = AttributeFormat.text,
@@ -72,6 +80,7 @@ def attribute_command(
     Example: [bold]norecur attribute requests.parquet --value score --events deploys.jsonl --format html -o kpi.html[/bold]
     """
     from norecur.rca.kpi.attribution import attribute
+    from norecur.rca.kpi.drift import compare, read_snapshot
     from norecur.rca.kpi.events import read_events
     from norecur.rca.kpi.series import read_kpi_series, read_records
 
@@ -98,6 +107,7 @@ def attribute_command(
         dimensions=chosen,
         events=read_events(events) if events is not None else None,
         kpis=read_kpi_series(kpi) if kpi is not None else None,
+        drift=compare(read_snapshot(drift[0]), read_snapshot(drift[1])) if drift else None,
     )
     render = {
         AttributeFormat.text: lambda d: attribution_text(d),

@@ -11,7 +11,8 @@ class of cause that is, and how the blame splits.
    dimensions, through :func:`~norecur.rca.kpi.slices.attribute_slices`.
 4. Change events ranked by alignment with the onset and their effect inside the slices they
    touch (:func:`~norecur.rca.kpi.events.rank_events`).
-5. Class: the top event's kind decides (:data:`EVENT_CLASSES`); without a decisive event, the
+5. Class: the top event's kind decides (:data:`EVENT_CLASSES`); without a decisive event, a
+   drift comparison that found schema, null-rate or category drift says ``data``; else the
    dimension of the top slice does when it names a version (prompt, model, index); otherwise
    the report says the evidence is insufficient.
 6. Blame shares: exact Shapley values of the top slice set's elements in the game "share of the
@@ -34,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from norecur.rca.kpi.changepoint import ChangePoint, detect_change_points
+from norecur.rca.kpi.drift import DriftReport, suggested_class
 from norecur.rca.kpi.events import rank_events
 from norecur.rca.kpi.slices import SliceSet, attribute_slices
 
@@ -90,8 +92,10 @@ def attribute(
     kpi: str | None = None,
     time: str = "time_ns",
     bucket_ns: int | None = None,
+    drift: DriftReport | None = None,
 ) -> AttributionReport:
-    """Attribute the largest change of the KPI (module docstring)."""
+    """Attribute the largest change of the KPI (module docstring); ``drift``, a comparison of
+    the data before and after, joins the evidence when given."""
     if records is None and kpis is None:
         raise ValueError("attribute needs request records or a KPI series")
     if records is not None and value is None:
@@ -117,7 +121,7 @@ def attribute(
         if events is not None and events.num_rows
         else []
     )
-    cause, why = _classify(ranked, slices, onset)
+    cause, why = _classify(ranked, slices, onset, drift)
     shares = _shapley(records, time, dimensions or [], value, count, slices, onset, windows)
     document = {
         "schema": "norecur.attribution-report",
@@ -138,6 +142,7 @@ def attribute(
         "events": [_event(item) for item in ranked],
         "slices": [_slice(item) for item in slices],
         "classification": {"class": cause, "reason": why},
+        "drift": drift.to_dict() if drift is not None else None,
         "blame_shares": shares,
     }
     return AttributionReport(document)
@@ -243,7 +248,10 @@ def _leaves(
 
 
 def _classify(
-    ranked: Sequence[Any], slices: Sequence[SliceSet], onset: ChangePoint | None
+    ranked: Sequence[Any],
+    slices: Sequence[SliceSet],
+    onset: ChangePoint | None,
+    drift: DriftReport | None,
 ) -> tuple[str | None, str]:
     if onset is None:
         return None, "the KPI did not change significantly: nothing to attribute"
@@ -254,6 +262,9 @@ def _classify(
             f"the change event that best explains the onset is a {top.kind} change "
             f"({top.name} {top.old or '?'} -> {top.new or '?'})",
         )
+    suggestion = suggested_class(drift) if drift is not None else None
+    if suggestion is not None:
+        return suggestion
     if slices:
         for dimension in slices[0].elements[0]:
             for needle, cause in _DIMENSION_CLASSES:
