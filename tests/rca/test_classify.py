@@ -57,6 +57,7 @@ def test_the_registered_rules():
         ("C701", "tooling"),
         ("C801", "dependency"),
         ("C901", "deploy"),
+        ("C950", "change-event"),
     ]
 
 
@@ -387,6 +388,24 @@ RULE_CASES: list[tuple[str, str, Clues, list[tuple[CauseClass, float, str]]]] = 
         "C901",
         "an agent's deploy says nothing",
         Clues("assistant", role="agent", changed_keys=Counter({"resource:service.version": 0.5})),
+        [],
+    ),
+    (
+        "C950",
+        "a prompt change the incident followed",
+        Clues("assistant", role="agent", evidence=Counter({"change_event_prompt": 0.5})),
+        [(CauseClass.PROMPT, 2.0, "the incident followed a prompt change to the suspect")],
+    ),
+    (
+        "C950",
+        "a config change to a retriever is the retriever's",
+        Clues("kb", role="retrieval", evidence=Counter({"change_event_config": 0.25})),
+        [(CauseClass.RETRIEVAL, 1.0, "the incident followed a config change to the suspect")],
+    ),
+    (
+        "C950",
+        "a config change to an agent names no class",
+        Clues("assistant", role="agent", evidence=Counter({"change_event_config": 1.0})),
         [],
     ),
 ]

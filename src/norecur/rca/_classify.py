@@ -396,10 +396,11 @@ the component's role (as :data:`DEPLOY_CLASSES`)."""
 
 @rule("C950", "change-event")
 def _change_event(clues: Clues) -> Iterable[tuple[CauseClass, float, str]]:
-    """A change event the incident followed touched the suspect (``change-events`` evidence):
-    a prompt change votes ``prompt``, a model change ``model``, an index change ``retrieval``,
-    a data change ``data``; a deploy, config change or flag votes the class of the suspect's
-    role (:data:`DEPLOY_CLASSES`). Weight 4 times the evidence's share."""
+    """A change event the incident followed touched the suspect (``change-events`` evidence).
+    Votes the class the change names: ``prompt`` for a prompt change, ``model`` for a model
+    change, ``retrieval`` for an index change, ``data`` for a data change; for a deploy, config
+    change or flag, the class of the suspect's role (:data:`DEPLOY_CLASSES`). Weight 4 times the
+    evidence's share."""
     for kind, weight in sorted(clues.evidence.items()):
         if not kind.startswith("change_event_") or weight <= 0:
             continue
