@@ -406,6 +406,8 @@ _EMPTY_JSON = "{}"
 
 PIECE_ROWS = 4096
 """Rows of pooled column blocks converted to Arrow at once."""
+DIRECT_ROWS = 256
+"""A block of at least this many rows is converted on its own, not pooled."""
 
 
 class _Uncommon(Exception):
@@ -413,9 +415,10 @@ class _Uncommon(Exception):
 
 
 class _Rows(RowWriter):
-    """A :class:`RowWriter` that also takes whole blocks of columns, turned into Arrow arrays
-    :data:`PIECE_ROWS` rows at a time (small blocks are pooled first: a conversion has a fixed
-    cost per call, a resource block may hold a handful of spans); :meth:`flush` joins the pieces
+    """A :class:`RowWriter` that also takes whole blocks of columns, turned into Arrow arrays at
+    once when a block is large (:data:`DIRECT_ROWS`), else pooled :data:`PIECE_ROWS` rows at a
+    time (a conversion has a fixed cost per call, and a resource block may hold a handful of
+    spans); :meth:`flush` joins the pieces
     (and the span-by-span rows in between, in order) into one table of single-chunk columns, the
     same table the span-by-span path alone would give."""
 
@@ -434,9 +437,16 @@ class _Rows(RowWriter):
         """Append a block of rows given column by column (every column, of equal lengths)."""
         if len(self.batch):
             self._seal()
+        rows = len(columns["trace_id"])
+        if rows >= DIRECT_ROWS:  # big enough to convert at once, while still in the CPU cache
+            self._convert_pending()
+            for pieces, field in zip(self._pieces, SPAN_SCHEMA, strict=True):
+                pieces.append(pa.array(columns[field.name], type=field.type))
+            self._piece_rows += rows
+            return
         for name, values in self._pending.items():
             values.extend(columns[name])
-        self._pending_rows += len(columns["trace_id"])
+        self._pending_rows += rows
         if self._pending_rows >= PIECE_ROWS:
             self._convert_pending()
 
