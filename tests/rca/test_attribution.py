@@ -296,3 +296,40 @@ def test_drift_decides_the_class_when_no_event_does(incident):
     ).document
     assert document["classification"]["class"] == "data"
     assert document["drift"]["findings"][0]["column"] == "age_band"
+
+
+def test_the_engine_reads_records_through_the_kpi_shift_analyzer(incident):
+    from norecur.rca import diagnose
+    from norecur.telemetry import Observations
+
+    records = incident.records.drop_columns(["thumbs_down"])  # one measure: the score
+    report = diagnose(Observations(records=records, events=incident.events))
+    assert report.root_cause == "intent=policy_comparison"
+    assert report.document["root_cause"]["analyzer"] == "kpi-shift"
+    assert report.cause_class.value == "prompt"
+    classification = report.document["root_cause"]["classification"]
+    assert classification["role"] == "unseen"
+    assert [vote["rule"] for vote in classification["votes"]] == ["C950"]
+
+
+def test_rca_reads_records_and_events_from_the_command_line(files):
+    done = run(
+        "rca",
+        "--records",
+        "requests.parquet",
+        "--value",
+        "score",
+        "--events",
+        "events.jsonl",
+        "--format",
+        "json",
+        cwd=files,
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["root_cause"]["component"] == "intent=policy_comparison"
+    assert document["root_cause"]["classification"]["class"] == "prompt"
+    assert [(f["reader"], f["records"]) for f in document["inputs"]["files"]] == [
+        ("events", 4),
+        ("records", 9600),
+    ]

@@ -63,7 +63,7 @@ def test_the_registered_rules():
 
 def test_every_class_can_be_voted_and_tie_order_lists_each_once():
     assert sorted(TIE_ORDER) == sorted(CauseClass)
-    assert set(DEPLOY_CLASSES) | {"agent"} == set(ROLES)
+    assert set(DEPLOY_CLASSES) | {"agent", "unseen"} == set(ROLES)
 
 
 @pytest.fixture
@@ -682,10 +682,10 @@ def test_roles_of_a_real_trace():
 def test_roles_of_components_asked_for_only():
     assert roles(REQUEST, ["mcp-tools", "nobody"]) == {
         "mcp-tools": "tool-server",
-        "nobody": "service",
+        "nobody": "unseen",  # no span of it: a slice of records, an event's target
     }
     assert roles(REQUEST, []) == {}
-    assert roles(SPAN_SCHEMA.empty_table(), ["assistant"]) == {"assistant": "service"}
+    assert roles(SPAN_SCHEMA.empty_table(), ["assistant"]) == {"assistant": "unseen"}
 
 
 def test_a_server_called_from_a_model_call_span_directly_is_a_model_server():

@@ -98,6 +98,22 @@ def _events() -> pa.Table:
     return pa.Table.from_pylist([row], schema=EVENT_SCHEMA)
 
 
+def _records() -> pa.Table:
+    """Request rows over an hour: intent b's score falls by half at minute 30."""
+    rows = [
+        {
+            "time_ns": 1_767_225_600_000_000_000 + minute * 60_000_000_000 + n * 1_000_000_000,
+            "intent": intent,
+            "score": (0.4 if intent == "b" and minute >= 30 else 0.8)
+            + ((minute * 7 + n) % 10) / 100,
+        }
+        for minute in range(60)
+        for n in range(10)
+        for intent in ("a", "b")
+    ]
+    return pa.Table.from_pylist(rows)
+
+
 def _baseline() -> pa.Table:
     """A fault-free window of the same agent app, for analyzers that learn from one."""
     return pa.concat_tables(
@@ -140,12 +156,12 @@ def test_parameters_are_keyword_only_and_stored_verbatim(analyzer_class):
 
 def test_deterministic(analyzer_class):
     table = _both()
-    first = analyzer_class().fit(_baseline()).analyze(table, events=_events())
+    first = analyzer_class().fit(_baseline()).analyze(table, events=_events(), records=_records())
     assert first
     analyzer = analyzer_class().fit(_baseline())
     params = analyzer.get_params()
-    assert analyzer.analyze(table, events=_events()) == first
-    assert analyzer.analyze(table, events=_events()) == first
+    assert analyzer.analyze(table, events=_events(), records=_records()) == first
+    assert analyzer.analyze(table, events=_events(), records=_records()) == first
     assert analyzer.get_params() == params  # analyzing changes no parameter
 
 
@@ -157,9 +173,9 @@ def test_empty_table_gives_nothing(analyzer_class):
 def test_unsorted_rows_give_the_sorted_result(analyzer_class, seed):
     table = _both()
     fitted = analyzer_class().fit(_baseline())
-    assert fitted.analyze(_shuffled(table, seed), events=_events()) == fitted.analyze(
-        table, events=_events()
-    )
+    assert fitted.analyze(
+        _shuffled(table, seed), events=_events(), records=_records()
+    ) == fitted.analyze(table, events=_events(), records=_records())
 
 
 def test_single_step_trace(analyzer_class):
@@ -191,7 +207,9 @@ def test_traces_are_ranked_independently(analyzer_class):
 
 
 def test_ranks_follow_scores(analyzer_class):
-    candidates = analyzer_class().fit(_baseline()).analyze(_both(), events=_events())
+    candidates = (
+        analyzer_class().fit(_baseline()).analyze(_both(), events=_events(), records=_records())
+    )
     by_trace: dict[str, list] = {}
     for candidate in candidates:
         by_trace.setdefault(candidate.trace_id, []).append(candidate)

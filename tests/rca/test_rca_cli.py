@@ -229,7 +229,7 @@ def test_spans_from_the_ingested_store_give_the_same_diagnosis(incident, tmp_pat
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("rca",), "error: name INPUT files, or a span store with --store and --window"),
+        (("rca",), "error: name INPUT files, a span store with --store and --window, or --records"),
         (("rca", "--store", "spans"), "error: --store: --store needs --window"),
         (
             ("rca", "x.json", "--baseline-window", "2026-01-01", "2026-01-02"),

@@ -15,11 +15,12 @@ import typer
 from norecur.cli._app import app
 from norecur.cli._output import progress_bar, write_output
 from norecur.errors import NorecurError
-from norecur.rca import CLASS_RULES, default_analyzers, diagnose
+from norecur.rca import CLASS_RULES, default_analyzers, default_engine_analyzers, diagnose
 from norecur.rca._classify import __doc__ as _classify_doc
 from norecur.rca._combine import __doc__ as _combine_doc
 from norecur.rca._diagnose import DEFAULT_WEIGHTS, ENGINE_PARAMS, PLUGIN_WEIGHT
 from norecur.rca._render import to_dot, to_markdown, to_mermaid, to_text
+from norecur.rca.analyzers import KpiShift
 from norecur.telemetry import Observations, ParquetBackend, ReadReport, read_observations
 
 __all__ = ["parse_instant"]
@@ -157,6 +158,20 @@ def rca_command(
             "changes) the incident may have followed (repeatable).",
         ),
     ] = None,
+    records: Annotated[
+        Path | None,
+        typer.Option(
+            "--records",
+            help="Request-level rows (CSV, Parquet, JSON Lines) whose quality number moved: the "
+            "kpi-shift analyzer finds the slices that carry the change.",
+        ),
+    ] = None,
+    value: Annotated[
+        str | None,
+        typer.Option(
+            "--value", help="With --records: the measure column (default: the one numeric column)."
+        ),
+    ] = None,
     input_format: Annotated[
         str | None,
         typer.Option(
@@ -193,8 +208,8 @@ def rca_command(
     """
     span = _window(window, "--window")
     quiet = _window(baseline_window, "--baseline-window")
-    if not inputs and store is None:
-        raise NorecurError("name INPUT files, or a span store with --store and --window")
+    if not inputs and store is None and records is None:
+        raise NorecurError("name INPUT files, a span store with --store and --window, or --records")
     if store is not None and span is None:
         raise NorecurError("--store needs --window (the incident's time range)", field="--store")
     if quiet is not None and store is None:
@@ -211,11 +226,32 @@ def rca_command(
             reference = _with_store(reference or Observations(), backend, quiet, str(store))
     if events:
         incident = _with_events(incident, events)
+    if records is not None:
+        from norecur.rca.kpi.series import read_records
+
+        rows = read_records(records)
+        incident = Observations(
+            spans=incident.spans,
+            logs=incident.logs,
+            metrics=incident.metrics,
+            kpis=incident.kpis,
+            records=rows,
+            events=incident.events,
+            reads=[
+                *incident.reads,
+                ReadReport(path=str(records), reader="records", spans=rows.num_rows),
+            ],
+            failed=incident.failed,
+        )
+    analyzers = default_engine_analyzers()
+    if value is not None:
+        analyzers = [KpiShift(value=value) if a.name == KpiShift.name else a for a in analyzers]
     for error in incident.failed + (reference.failed if reference else []):
         print(f"error: {error.one_line()}", file=sys.stderr)
     report = diagnose(
         incident,
         reference,
+        analyzers=analyzers,
         window=span,
         tenant_attribute=tenant_attribute,
         slice_keys=tuple(slice_keys or ()),

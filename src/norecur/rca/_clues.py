@@ -6,7 +6,8 @@ guardrails or evaluators is a ``judge``; mostly retrieval steps, ``retrieval``; 
 model calls (its server spans are called from a model-call span) is a ``model-relay`` when it
 makes model calls itself, else a ``model-server``; one served from under a tool span is a
 ``tool-server``; one with agent, chain, model or tool spans of its own is an ``agent``; anything
-else is a ``service``.
+else with spans is a ``service``; a component with no span at all (a slice of request records, a
+change event's target) is ``unseen``.
 
 *Weights*: the combiner's Shapley shares say how much of a component's score each analyzer's
 evidence holds. An evidence kind's weight is the analyzer's share (as a fraction of the score)
@@ -33,7 +34,16 @@ from norecur.rca._evidence import Candidate
 
 __all__ = ["ROLES", "clues_for", "roles"]
 
-ROLES = ("judge", "retrieval", "model-relay", "model-server", "tool-server", "agent", "service")
+ROLES = (
+    "judge",
+    "retrieval",
+    "model-relay",
+    "model-server",
+    "tool-server",
+    "agent",
+    "service",
+    "unseen",
+)
 """The roles a component can have, in the order they are tested."""
 BLAMED_SPANS = 100
 """Blamed spans read per analyzer and component."""
@@ -59,7 +69,7 @@ _SPAN_COLUMNS = (
 def roles(spans: pa.Table, components: list[str]) -> dict[str, str]:
     """The role (:data:`ROLES`) of each of ``components`` in ``spans`` (module docstring)."""
     if spans.num_rows == 0 or not components:
-        return dict.fromkeys(components, "service")
+        return dict.fromkeys(components, "unseen")
     component = pc.coalesce(spans["service"], spans["agent_name"], spans["name"])
     table = pa.table(
         {
@@ -98,7 +108,13 @@ def roles(spans: pa.Table, components: list[str]) -> dict[str, str]:
             kinds[row["component"]][row["ai"]] += 1
         if row["model_call"] and row["kind"] == "CLIENT":
             model_clients[row["component"]] += 1
-    return {name: _role(kinds[name], called_by[name], model_clients[name]) for name in components}
+    present = set(pc.unique(own["component"]).to_pylist())
+    return {
+        name: _role(kinds[name], called_by[name], model_clients[name])
+        if name in present
+        else "unseen"
+        for name in components
+    }
 
 
 def _role(kinds: Counter[str], called_by: Counter[str], model_clients: int) -> str:

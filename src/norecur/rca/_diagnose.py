@@ -36,6 +36,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "agent-patterns": 0.8,
     "new-values": 0.8,
     "change-events": 0.6,
+    "kpi-shift": 0.8,
     "agent-step-blame": 0.7,
     "pattern-shift": 0.7,
     "latency-shift": 0.6,

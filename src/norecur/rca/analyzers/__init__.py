@@ -4,6 +4,7 @@ from norecur.rca.analyzers.agent_patterns import AgentPatterns
 from norecur.rca.analyzers.agent_steps import AgentStepBlame
 from norecur.rca.analyzers.change import NewValues
 from norecur.rca.analyzers.events import ChangeEvents
+from norecur.rca.analyzers.kpi import KpiShift
 from norecur.rca.analyzers.latency import LatencyShift
 from norecur.rca.analyzers.patterns import PatternShift
 from norecur.rca.analyzers.propagation import ErrorPropagation
@@ -16,6 +17,7 @@ __all__ = [
     "AgentStepBlame",
     "ChangeEvents",
     "ErrorPropagation",
+    "KpiShift",
     "LatencyShift",
     "NewValues",
     "PatternShift",
@@ -28,6 +30,7 @@ ANALYZERS = (
     AgentStepBlame,
     ChangeEvents,
     ErrorPropagation,
+    KpiShift,
     LatencyShift,
     NewValues,
     PatternShift,
