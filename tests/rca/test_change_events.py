@@ -109,3 +109,16 @@ def test_rca_reads_events_from_the_command_line(tmp_path):
     readers = [(file["reader"], file["records"]) for file in document["inputs"]["files"]]
     assert readers == [("otlp-json", 60), ("events", 3)]
     assert MS == 1_000_000
+
+
+def test_rca_derives_events_from_span_versions(tmp_path):
+    from norecur.faultgen import generate_case
+
+    case = generate_case(2026, 0, cause_class="gateway", fault="gateway_401", n_traces=80)
+    (tmp_path / "incident.json").write_bytes(case.incident)
+    done = run("rca", "incident.json", "--events-from-spans", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    (change_events,) = [a for a in document["analyzers"] if a["name"] == "change-events"]
+    assert change_events["candidates"] >= 1  # the new gateway pod's version is a change event
+    assert document["root_cause"]["component"] == case.label["service"]

@@ -158,6 +158,14 @@ def rca_command(
             "changes) the incident may have followed (repeatable).",
         ),
     ] = None,
+    derive_events: Annotated[
+        bool,
+        typer.Option(
+            "--events-from-spans",
+            help="Also derive change events from the spans: the first new service.version, "
+            "model, prompt, index or dataset version of each component.",
+        ),
+    ] = False,
     records: Annotated[
         Path | None,
         typer.Option(
@@ -226,6 +234,21 @@ def rca_command(
             reference = _with_store(reference or Observations(), backend, quiet, str(store))
     if events:
         incident = _with_events(incident, events)
+    if derive_events and incident.spans.num_rows:
+        from norecur.rca.kpi.events import events_from_spans
+
+        derived = events_from_spans(incident.spans)
+        known = [incident.events] if incident.events is not None else []
+        incident = Observations(
+            spans=incident.spans,
+            logs=incident.logs,
+            metrics=incident.metrics,
+            kpis=incident.kpis,
+            records=incident.records,
+            events=pa.concat_tables([*known, derived]),
+            reads=incident.reads,
+            failed=incident.failed,
+        )
     if records is not None:
         from norecur.rca.kpi.series import read_records
 
