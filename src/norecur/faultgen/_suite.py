@@ -162,13 +162,17 @@ def generate_case(
     fault: str | None = None,
     n_traces: int | None = None,
     n_baseline: int | None = None,
+    decoy: tuple[str, str] | None = None,
 ) -> Case:
     """Generate case ``case_index`` of the suite seeded ``seed``.
 
     By default the class, fault kind and topology are the ones :func:`generate_suite` gives this
     index; ``cause_class``, ``topology`` or ``fault`` (a key of ``FAULT_KINDS``) pin them.
     ``n_traces`` is the size of the incident set (default: drawn from 150-250), ``n_baseline``
-    of the baseline (default: 120). Raises ValueError for a combination that does not exist.
+    of the baseline (default: 120). ``decoy`` = ``(kind, service)`` forces a second, smaller
+    anomaly (``latency``, ``errors`` or ``deploy`` in that service) instead of the drawn one, for
+    incidents where two things go wrong at once. Raises ValueError for a combination that does
+    not exist.
     """
     kind, topology = _resolve(seed, case_index, cause_class, topology, fault)
     rng = _rng(seed, "case", case_index)
@@ -176,7 +180,12 @@ def generate_case(
     n_baseline = n_baseline if n_baseline is not None else 120
     if n_traces < 1 or n_baseline < 1:
         raise ValueError("n_traces and n_baseline must be positive")
-    return _Generator(rng, seed, case_index, kind, topology).run(n_traces, n_baseline)
+    generator = _Generator(rng, seed, case_index, kind, topology)
+    if decoy is not None:
+        if decoy[0] not in ("latency", "errors", "deploy") or decoy[1] not in generator.languages:
+            raise ValueError(f"no decoy {decoy[0]!r} in service {decoy[1]!r} for {topology}")
+        generator.forced_decoy = decoy
+    return generator.run(n_traces, n_baseline)
 
 
 def suite_plan(seed: int = DEFAULT_SEED, n_cases: int = 240) -> list[dict[str, str]]:
@@ -252,6 +261,7 @@ class _Generator:
         self.service = self._fault_service()
         self.pods = {name: self._pods(name) for name in self.languages}
         self.canary: dict[str, Service] = {}
+        self.forced_decoy: tuple[str, str] | None = None
 
     # -- plan --------------------------------------------------------------------------------
 
@@ -313,6 +323,9 @@ class _Generator:
         """In 40 % of cases, a smaller anomaly elsewhere: it touches 20-50 % as many traces as
         the fault may hit (the whole incident window, not only the fault's)."""
         rng = self.rng
+        if self.forced_decoy is not None:
+            kind, service = self.forced_decoy
+            return _Decoy(kind, service, rate * 0.5, 2.5)
         if rng.random() >= 0.4:
             return None
         choices = [name for name in self.module.DECOYS if name != self.service]
