@@ -15,7 +15,9 @@ The tree::
 
 Two errors of :mod:`norecur.rca.kpi.drift` join this tree from below: ``DriftError``
 (``NorecurError`` and ``ValueError``: a bad argument to a drift comparison) and ``SnapshotError``
-(``DriftError`` and ``TelemetryError``: a data snapshot cannot be read).
+(``DriftError`` and ``TelemetryError``: a data snapshot cannot be read); and
+``norecur.investigate.IncidentError`` (``NorecurError``: an alert payload or incident file
+cannot be read, ``field`` naming the JSON path).
 
 Each error carries where it happened (``path``, ``line``, ``field``) so that one line can tell a
 person what to fix, and :meth:`NorecurError.one_line` renders that line.

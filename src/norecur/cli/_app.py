@@ -23,6 +23,8 @@ def main() -> None:
     # Importing the command modules registers their commands on `app`.
     from norecur.cli import (  # noqa: F401
         _commands,
+        _incident_commands,
+        _investigate_commands,
         _kpi_commands,
         _rca_commands,
         _report_commands,
