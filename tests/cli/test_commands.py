@@ -332,6 +332,12 @@ def test_demo_runs_from_the_repository(workspace) -> None:
     assert list(out.rglob("*.html"))
     for code in ("PM201", "PM502", "PM702"):
         assert code in run.stdout, code
+    # the incident opened from an alert payload is investigated into a draft with eval cases
+    assert "root cause orchestrator (prompt)" in run.stdout
+    assert "alert to draft: " in run.stdout
+    drafts = list((out / "incident" / "investigation").glob("am-*.md"))
+    assert len(drafts) == 1
+    assert list((out / "incident" / "investigation" / "evals").glob("*.jsonl"))
 
 
 def test_demo_elsewhere_is_a_one_line_error(norecur) -> None:

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -344,8 +344,8 @@ def demo(
     worked: Annotated[str, typer.Option(help="The example to show and break.")] = "INC-2026-0512",
 ) -> None:
     """Run the end-to-end demo: lint the examples, show one, catch what a broken copy gets wrong,
-    sync the examples into a store, write the quarterly trends review, and diagnose a generated
-    incident.
+    sync the examples into a store, write the quarterly trends review, then open an incident from
+    an Alertmanager payload and investigate it into a draft postmortem with eval cases.
 
     Example: [bold]norecur demo --out /tmp/norecur-demo[/bold]
     """
@@ -420,25 +420,32 @@ def demo(
         f"overdue follow-ups: {len(report['backlog']['overdue_follow_ups'])}"
     )
 
-    rca_dir = out / "rca"
+    rca_dir = out / "incident"
     print(
-        f"\n== 6. norecur rca {rca_dir}/incident.otlp.json --baseline {rca_dir}/baseline.otlp.json"
-        "  (a generated incident)"
+        f"\n== 6. norecur incident open {rca_dir}/alert.json; norecur investigate  "
+        "(a prompt regression together with a retrieval-latency cascade, generated now)"
     )
-    started = time.perf_counter()
-    fault_report, label = _demo_rca(rca_dir)
-    timings.append(("rca (read, analyze, report)", time.perf_counter() - started))
-    from norecur.rca._render import to_text
-
-    sys.stdout.write(to_text(fault_report))
-    print(f"injected: {label['service']} ({label['cause_class']}): {label['description']}")
+    investigation, label, alert_to_draft = _demo_investigation(rca_dir)
+    timings.append(("alert to draft postmortem", alert_to_draft))
+    print(
+        f"root cause {investigation.root_cause} ({investigation.cause_class}); "
+        f"injected: {label['service']} ({label['cause_class']}) with a latency shift in "
+        f"{label['decoy']['service']}; {investigation.eval_cases} eval cases"
+    )
+    print(f"alert to draft: {alert_to_draft:.1f} s (goal under 10 s)")
+    print(f"the draft needs a human in {len(investigation.gaps)} place(s):")
+    for finding in investigation.gaps:
+        print(f"  {finding.path}:{finding.line}: {finding.code} {finding.message}")
 
     print("\nartefacts:")
     print(f"  {html_path}  (the worked example as one HTML page)")
     print(f"  {broken}  (the broken copy)")
     print(f"  {database}  (the store)")
     print(f"  {report_md}, {report_html}  (the quarterly trends review)")
-    print(f"  {rca_dir}/fault-report.md, .json, .dot  (the fault report)")
+    print(f"  {rca_dir}/alert.json  (the Alertmanager payload the incident was opened from)")
+    print(f"  {investigation.draft}  (the draft postmortem)")
+    for role, path in sorted(investigation.files.items()):
+        print(f"  {path}  ({role.replace('_', ' ')})")
     print("timings:")
     for label, seconds in timings:
         print(f"  {label:<30} {seconds * 1000:7.0f} ms")
@@ -446,28 +453,81 @@ def demo(
         raise typer.Exit(result.exit_code)
 
 
-_DEMO_FAULT = {"cause_class": "gateway", "fault": "gateway_429", "topology": "llm"}
-"""The generated incident of the demo: a model gateway's rate limit in a RAG assistant."""
+_DEMO_FAULT = {
+    "cause_class": "prompt",
+    "fault": "prompt_template_regression",
+    "topology": "llm",
+    "decoy": ("latency", "retriever"),
+}
+"""The generated incident of the demo: a prompt-template regression in a RAG assistant, while
+the retriever slows down (a second, smaller anomaly the investigation must not blame)."""
 
 
-def _demo_rca(folder: Path) -> tuple[Any, dict[str, Any]]:
-    """Generate one labelled incident with its baseline, diagnose it, write the fault report."""
+def _demo_investigation(folder: Path) -> tuple[Any, dict[str, Any], float]:
+    """Generate the incident's telemetry, its change events and the Alertmanager payload, open
+    the incident from the payload and investigate it. Returns the investigation, the label and
+    the alert-to-draft time in seconds."""
     from norecur.faultgen import generate_case
-    from norecur.rca import diagnose
-    from norecur.rca._render import to_dot, to_markdown
-    from norecur.telemetry import read_observations
+    from norecur.investigate import open_incident
+    from norecur.investigate._collect import Sources
+    from norecur.investigate._investigate import investigate
 
     folder.mkdir(parents=True, exist_ok=True)
-    case = generate_case(2026, 0, n_traces=150, **_DEMO_FAULT)
-    incident_path = folder / "incident.otlp.json"
-    baseline_path = folder / "baseline.otlp.json"
-    incident_path.write_bytes(case.incident)
-    baseline_path.write_bytes(case.baseline)
-    report = diagnose(read_observations([incident_path]), read_observations([baseline_path]))
-    (folder / "fault-report.json").write_bytes(report.to_json())
-    (folder / "fault-report.md").write_text(to_markdown(report), encoding="utf-8")
-    (folder / "fault-report.dot").write_text(to_dot(report), encoding="utf-8")
-    return report, case.label
+    case = generate_case(2026, 0, n_traces=150, **_DEMO_FAULT)  # type: ignore[arg-type]
+    (folder / "incident.otlp.json").write_bytes(case.incident)
+    (folder / "baseline.otlp.json").write_bytes(case.baseline)
+    window = case.label["window"]
+    start = datetime.fromisoformat(window["start"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(window["end"].replace("Z", "+00:00"))
+    deploy = start - timedelta(minutes=2)
+    event = {
+        "time": deploy.isoformat(),
+        "kind": "prompt",
+        "target": case.label["service"],
+        "name": "llm.prompt_template.version",
+        "old": "v7",
+        "new": "v8",
+    }
+    (folder / "changes.jsonl").write_text(json.dumps(event) + "\n", encoding="utf-8")
+    alert = {
+        "version": "4",
+        "groupKey": '{}:{alertname="AnswerQualityLow"}',
+        "status": "resolved",
+        "receiver": "norecur",
+        "groupLabels": {"alertname": "AnswerQualityLow"},
+        "commonLabels": {"alertname": "AnswerQualityLow", "service": "chat-api"},
+        "commonAnnotations": {"summary": "Answer quality below the SLO on chat-api"},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "resolved",
+                "labels": {
+                    "alertname": "AnswerQualityLow",
+                    "service": "chat-api",
+                    "severity": "P2",
+                    "team": "assistant",
+                },
+                "annotations": {"summary": "Answer quality below the SLO on chat-api"},
+                "startsAt": (start + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "endsAt": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "fingerprint": "5d1c0a7e9b3f2e11",
+            }
+        ],
+    }
+    (folder / "alert.json").write_text(json.dumps(alert, indent=2), encoding="utf-8")
+    began = time.perf_counter()
+    incident = open_incident(folder / "alert.json")
+    investigation = investigate(
+        incident,
+        Sources(
+            telemetry=(folder / "incident.otlp.json",),
+            baseline=(folder / "baseline.otlp.json",),
+            events=(folder / "changes.jsonl",),
+        ),
+        folder / "investigation",
+        today=(end + timedelta(days=1)).date(),
+    )
+    return investigation, case.label, time.perf_counter() - began
 
 
 @app.callback(invoke_without_command=True)
