@@ -66,6 +66,19 @@ def investigate_command(
             "--baseline-window", metavar="START END", help="With --store: a fault-free window."
         ),
     ] = None,
+    narrate_with: Annotated[
+        str | None,
+        typer.Option(
+            "--narrate-with",
+            metavar="URL",
+            help="An OpenAI-compatible endpoint (e.g. http://localhost:8000/v1) that writes a "
+            "narrative for the summary; off by default. The key, if any, is read from "
+            "OPENAI_API_KEY.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="With --narrate-with: the model to ask.")
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for the draft and its attachments.")
     ] = Path("investigation"),
@@ -90,6 +103,8 @@ def investigate_command(
         if store is None:
             raise NorecurError("--baseline-window reads from a span store: add --store")
         quiet = (parse_instant(baseline_window[0]), parse_instant(baseline_window[1]))
+    if (narrate_with is None) != (model is None):
+        raise NorecurError("--narrate-with and --model go together")
     when = date.fromisoformat(today) if today else date.today()
     began = time.perf_counter()
     result = investigate(
@@ -105,6 +120,7 @@ def investigate_command(
         ),
         out,
         today=when,
+        narrator=(narrate_with, model) if narrate_with and model else None,
     )
     elapsed = time.perf_counter() - began
     print(

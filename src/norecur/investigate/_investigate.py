@@ -64,8 +64,11 @@ def investigate(
     *,
     today: date,
     collected: Collected | None = None,
+    narrator: tuple[str, str] | None = None,
 ) -> Investigation:
-    """Investigate ``incident`` into ``folder`` (module docstring); ``today`` dates the draft."""
+    """Investigate ``incident`` into ``folder`` (module docstring); ``today`` dates the draft;
+    ``narrator`` = ``(endpoint, model)`` asks an OpenAI-compatible endpoint for a narrative
+    (off by default)."""
     timings: list[tuple[str, float]] = []
     began = time.perf_counter()
     collected = collected if collected is not None else collect(incident, sources)
@@ -124,6 +127,13 @@ def investigate(
         events=events,
         today=today,
     )
+    if narrator is not None:
+        from norecur.investigate._narrative import narrate, with_narrative
+
+        endpoint, model = narrator
+        markdown = with_narrative(
+            markdown, narrate(incident, report.document, endpoint=endpoint, model=model)
+        )
     draft = folder / f"{incident.id}.md"
     draft.write_text(markdown, encoding="utf-8")
     gaps = human_gaps(markdown, str(draft), today=today)
