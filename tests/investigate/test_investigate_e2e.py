@@ -304,3 +304,52 @@ def test_the_same_incident_twice_gives_byte_identical_files(tmp_path):
         if p.is_file()
     }
     assert first == second
+
+
+def test_the_manifest_collects_the_same_evidence_again_or_refuses(tmp_path):
+    alert, _ = _case_files(tmp_path, "tool_handler_exception", "tooling", "agent", 0)
+    _investigate(tmp_path, alert, "-t", "incident.otlp.json", "--baseline", "baseline.otlp.json")
+    out = tmp_path / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(entry["kind"], entry["path"]) for entry in manifest["inputs"]] == [
+        ("telemetry", "../incident.otlp.json")
+    ]
+    assert manifest["baseline"][0]["path"] == "../baseline.otlp.json"
+    first = json.loads((out / "fault-report.json").read_text())
+    again = run(
+        "investigate",
+        tmp_path / "incident.json",
+        "--manifest",
+        out / "manifest.json",
+        "--out",
+        tmp_path / "again",
+        "--today",
+        TODAY,
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr
+    second = json.loads((tmp_path / "again" / "fault-report.json").read_text())
+    # the same findings; only the spelling of the input paths differs (relative to the manifest)
+    first.pop("inputs")
+    second.pop("inputs")
+    assert second == first
+    cases = sorted((out / "evals").iterdir())
+    assert [p.read_bytes() for p in cases] == [
+        (tmp_path / "again" / "evals" / p.name).read_bytes() for p in cases
+    ]
+    with (tmp_path / "incident.otlp.json").open("ab") as stream:
+        stream.write(b" ")
+    refused = run(
+        "investigate",
+        tmp_path / "incident.json",
+        "--manifest",
+        out / "manifest.json",
+        "--out",
+        tmp_path / "third",
+        "--today",
+        TODAY,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.endswith("changed since the investigation collected it (sha256 differs)")

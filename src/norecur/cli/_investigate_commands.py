@@ -57,6 +57,18 @@ def investigate_command(
     value: Annotated[
         str | None, typer.Option("--value", help="With --records: the measure column.")
     ] = None,
+    kpis: Annotated[
+        list[Path] | None,
+        typer.Option("--kpi", help="A KPI series, or Prometheus range-query JSON (repeatable)."),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            help="Collect exactly what an earlier investigation's manifest.json lists (refused "
+            "when a file changed), instead of the evidence options.",
+        ),
+    ] = None,
     store: Annotated[
         Path | None, typer.Option("--store", help="Span store written by norecur ingest.")
     ] = None,
@@ -94,7 +106,7 @@ def investigate_command(
 
     Example: [bold]norecur investigate incident.json -t traces.json --events changes.jsonl -o inc/[/bold]
     """
-    from norecur.investigate._collect import Sources
+    from norecur.investigate._collect import Sources, collect_from_manifest
     from norecur.investigate._investigate import investigate
 
     incident = incident_from(incident_file)
@@ -106,6 +118,14 @@ def investigate_command(
     if (narrate_with is None) != (model is None):
         raise NorecurError("--narrate-with and --model go together")
     when = date.fromisoformat(today) if today else date.today()
+    again = None
+    if manifest is not None:
+        try:
+            listed = orjson.loads(manifest.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise NorecurError(f"not a manifest: {exc}", path=str(manifest)) from None
+        again = collect_from_manifest(listed, root=manifest.parent)
+        value = value or listed.get("value")
     began = time.perf_counter()
     result = investigate(
         incident,
@@ -113,6 +133,7 @@ def investigate_command(
             telemetry=tuple(telemetry or ()),
             baseline=tuple(baseline or ()),
             events=tuple(events or ()),
+            kpis=tuple(kpis or ()),
             records=records,
             value=value,
             store=store,
@@ -121,6 +142,7 @@ def investigate_command(
         out,
         today=when,
         narrator=(narrate_with, model) if narrate_with and model else None,
+        collected=again,
     )
     elapsed = time.perf_counter() - began
     print(

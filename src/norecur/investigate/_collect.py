@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from norecur.errors import NorecurError
 from norecur.investigate._incident import Incident
@@ -51,6 +52,8 @@ class Sources:
     """Request-level rows whose quality number may have moved."""
     value: str | None = None
     """The measure column of ``records``."""
+    kpis: tuple[Path, ...] = ()
+    """KPI series (CSV, Parquet, JSON Lines, or Prometheus range-query JSON)."""
     store: Path | None = None
     """A span store written by ``norecur ingest``."""
     baseline_window: tuple[int, int] | None = None
@@ -124,6 +127,19 @@ def collect(incident: Incident, sources: Sources) -> Collected:
         rows = read_records(sources.records)
         observed = _replace(observed, records=rows)
         entries.append({**_entry(sources.records, None, "records"), "records": rows.num_rows})
+    if sources.kpis:
+        from norecur.rca.kpi.series import read_kpi_series
+
+        series = [read_kpi_series(path) for path in sources.kpis]
+        points = pa.concat_tables(series)
+        inside = pc.and_(
+            pc.greater_equal(points["time_ns"], start), pc.less(points["time_ns"], end)
+        )
+        observed = _replace(observed, kpis=points.filter(inside))
+        entries += [
+            {**_entry(path, None, "kpis"), "records": table.num_rows}
+            for path, table in zip(sources.kpis, series, strict=True)
+        ]
     baseline = None
     baseline_entries: list[dict[str, Any]] = []
     if sources.baseline:
@@ -192,6 +208,7 @@ def collect_from_manifest(manifest: dict[str, Any], *, root: Path | None = None)
         telemetry=tuple(by_kind.get("telemetry", [])),
         baseline=tuple(by_kind.get("baseline", [])),
         events=tuple(by_kind.get("events", [])),
+        kpis=tuple(by_kind.get("kpis", [])),
         records=records[0] if records else None,
         value=manifest.get("value"),
         store=store,
