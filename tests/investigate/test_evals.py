@@ -25,12 +25,12 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 
 from norecur.faultgen import generate_case
 from norecur.investigate._evals import (
+    FILL_IN,
     PHOENIX_INPUT_KEYS,
     PHOENIX_MAX_CELL,
     PHOENIX_METADATA_KEYS,
     PHOENIX_OUTPUT_KEYS,
     SLICE_NAMES,
-    TODO,
     EvalCase,
     eval_cases,
     to_langfuse_items,
@@ -563,7 +563,7 @@ def test_writers_give_valid_files(incident: Incident, tmp_path: Path) -> None:
     records = [json.loads(line) for line in files["cases.jsonl"].decode().splitlines()]
     assert records == [case.to_dict() for case in cases]
     assert all(record["expected_output"] is None for record in records)
-    assert all(record["_todo"] == TODO for record in records)
+    assert all(record["_fill_in"] == FILL_IN for record in records)
     assert list(records[0]) == sorted(records[0])
 
     items = [json.loads(line) for line in files["langfuse.jsonl"].decode().splitlines()]

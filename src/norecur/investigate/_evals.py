@@ -69,6 +69,7 @@ from norecur.rca import failed_traces, span_failures
 from norecur.rca._signals import JUDGE_KINDS
 
 __all__ = [
+    "FILL_IN",
     "GEN_AI_COMPLETION",
     "GEN_AI_INPUT_MESSAGES",
     "GEN_AI_OUTPUT_MESSAGES",
@@ -84,7 +85,6 @@ __all__ = [
     "PHOENIX_OUTPUT_KEYS",
     "PROMPT_VERSION_KEYS",
     "SLICE_NAMES",
-    "TODO",
     "Content",
     "EvalCase",
     "eval_cases",
@@ -135,7 +135,7 @@ SLICE_NAMES = (
     "topic",
 )
 """The slice labels a case can carry (module docstring)."""
-TODO = (
+FILL_IN = (
     "Fill in expected_output with the answer the system should have given to input "
     "(observed_output is what it gave; evidence is why the fault report blames the trace)."
 )
@@ -223,7 +223,7 @@ class EvalCase:
     """What the system should have answered: None until a human fills it in."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON Lines record (:func:`write_jsonl`), with the :data:`TODO` note while
+        """The JSON Lines record (:func:`write_jsonl`), with the :data:`FILL_IN` note while
         ``expected_output`` is empty."""
         record: dict[str, Any] = {
             "id": self.id,
@@ -238,7 +238,7 @@ class EvalCase:
             "output_span_id": self.output_span_id,
         }
         if self.expected_output is None:
-            record["_todo"] = TODO
+            record["_fill_in"] = FILL_IN
         return record
 
 
@@ -610,7 +610,7 @@ def write_jsonl(cases: Sequence[EvalCase], path: str | Path) -> None:
 def to_langfuse_items(cases: Sequence[EvalCase], dataset_name: str) -> list[dict[str, Any]]:
     """Langfuse create-dataset-item bodies: ``datasetName``, ``id``, ``input``,
     ``expectedOutput`` (null, for a human), ``metadata`` (the observed output, slices,
-    evidence, the case id and the :data:`TODO` note), ``sourceTraceId`` and
+    evidence, the case id and the :data:`FILL_IN` note), ``sourceTraceId`` and
     ``sourceObservationId`` (the failing span).
 
     ``id`` is a digest of the dataset name and the case id: Langfuse upserts items on it (so a
@@ -629,7 +629,7 @@ def to_langfuse_items(cases: Sequence[EvalCase], dataset_name: str) -> list[dict
             "source": "norecur",
         }
         if case.expected_output is None:
-            metadata["todo"] = TODO
+            metadata["fill_in"] = FILL_IN
         items.append(
             _without_nul(
                 {
