@@ -133,7 +133,7 @@ def diagnose(
     document: dict[str, Any] = {
         "schema": "norecur.fault-report",
         "schema_version": SCHEMA_VERSION,
-        "inputs": _inputs(incident, baseline, window),
+        "inputs": _inputs(incident, baseline, window, len(failed)),
         "analyzers": [
             {
                 "name": analyzer.name,
@@ -181,6 +181,7 @@ def _inputs(
     incident: Observations,
     baseline: Observations | None,
     window: tuple[int | None, int | None] | None,
+    failed: int,
 ) -> dict[str, Any]:
     spans = incident.spans
     traces = len(pc.unique(spans["trace_id"])) if spans.num_rows else 0
@@ -192,7 +193,7 @@ def _inputs(
         "window": None if window is None else {"start_ns": window[0], "end_ns": window[1]},
         "spans": spans.num_rows,
         "traces": traces,
-        "failed_traces": len(failed_traces(spans, incident.logs)) if spans.num_rows else 0,
+        "failed_traces": failed,
         "log_lines": incident.logs.num_rows if incident.logs is not None else 0,
         "metric_points": incident.metrics.num_rows if incident.metrics is not None else 0,
     }
