@@ -353,3 +353,26 @@ def test_the_manifest_collects_the_same_evidence_again_or_refuses(tmp_path):
     assert refused.returncode == 2
     (line,) = refused.stderr.strip().splitlines()
     assert line.endswith("changed since the investigation collected it (sha256 differs)")
+
+
+def test_an_unreadable_input_is_named_and_the_rest_investigated(tmp_path):
+    alert, _ = _case_files(tmp_path, "tool_handler_exception", "tooling", "agent", 0)
+    (tmp_path / "garbage.bin").write_bytes(b"\x00\x01 not telemetry")
+    run("incident", "open", alert, "--output", tmp_path / "incident.json", cwd=tmp_path)
+    done = run(
+        "investigate",
+        tmp_path / "incident.json",
+        "-t",
+        "incident.otlp.json",
+        "-t",
+        "garbage.bin",
+        "--out",
+        tmp_path / "out",
+        "--today",
+        TODAY,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: garbage.bin: unrecognised telemetry format")
+    assert "mcp-tools (tooling)" in done.stdout

@@ -102,7 +102,7 @@ def investigate_command(
 
     Collects the incident window's traces, logs, metrics, change events and records (a manifest records exactly what, so the investigation can be re-run), runs every analyzer, exports the failing traces as eval cases (JSONL, Langfuse dataset items, Phoenix CSV), writes the draft postmortem with the fault report attached, and lints it: the findings left are the places a human must act, listed here.
 
-    Exit 0 when the draft was written (its gaps listed), 2 when the incident or an input cannot be read.
+    Exit 0 when the draft was written (its gaps listed); 2 when the incident cannot be read, or when an input could not be read (the draft is still written from the rest, and the unreadable inputs are named).
 
     Example: [bold]norecur investigate incident.json -t traces.json --events changes.jsonl -o inc/[/bold]
     """
@@ -156,3 +156,7 @@ def investigate_command(
         print(f"{len(result.gaps)} place(s) need a human:")
         for finding in result.gaps:
             sys.stdout.write(f"  {finding.path}:{finding.line}: {finding.code} {finding.message}\n")
+    for line in result.unreadable:
+        print(f"error: {line}", file=sys.stderr)
+    if result.unreadable:
+        raise typer.Exit(2)

@@ -50,6 +50,8 @@ class Investigation:
     root_cause: str | None
     cause_class: str | None
     eval_cases: int
+    unreadable: list[str] = field(default_factory=list)
+    """Inputs that could not be read at all, one line each (the rest was investigated)."""
     timings: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -147,5 +149,6 @@ def investigate(
         root_cause=top["component"] if top else None,
         cause_class=top["classification"]["class"] if top else None,
         eval_cases=len(cases),
+        unreadable=list(collected.manifest.get("unreadable", [])),
         timings=timings,
     )
