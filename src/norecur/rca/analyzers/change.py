@@ -261,21 +261,16 @@ def _occurrences(spans: pa.Table, known: dict[str, dict[str, set[str]]]) -> pa.T
         own_traces = trace_ids.filter(mask).to_pylist()
         own_spans = span_ids.filter(mask).to_pylist()
         own_starts = starts.filter(mask).to_pylist()
+
+        novelties: list[tuple[int, str, str]] = []  # (row of the component, key, new value)
+
         span_keys = {key: values for key, values in keys.items() if not key.startswith(RESOURCE)}
         for column, key in COLUMN_KEYS.items():
             if key in span_keys:
                 values = rows[column].to_pylist()
                 for index, value in enumerate(values):
                     if value is not None and str(value) not in span_keys[key]:
-                        _add(
-                            out,
-                            own_traces[index],
-                            own_spans[index],
-                            component,
-                            own_starts[index],
-                            key,
-                            str(value),
-                        )
+                        novelties.append((index, key, str(value)))
         lifted = set(COLUMN_KEYS.values())
         texts = rows["attributes"]
         for key, values in span_keys.items():
@@ -289,15 +284,7 @@ def _occurrences(spans: pa.Table, known: dict[str, dict[str, set[str]]]) -> pa.T
                     continue
                 text = value if isinstance(value, str) else orjson.dumps(value).decode()
                 if text not in values:
-                    _add(
-                        out,
-                        own_traces[index],
-                        own_spans[index],
-                        component,
-                        own_starts[index],
-                        key,
-                        text,
-                    )
+                    novelties.append((index, key, text))
         resource_keys = {
             key[len(RESOURCE) :]: values for key, values in keys.items() if key.startswith(RESOURCE)
         }
@@ -313,15 +300,14 @@ def _occurrences(spans: pa.Table, known: dict[str, dict[str, set[str]]]) -> pa.T
             if any(novel.values()):
                 for index, resource in enumerate(resources.to_pylist()):
                     for key, value in novel[resource]:
-                        _add(
-                            out,
-                            own_traces[index],
-                            own_spans[index],
-                            component,
-                            own_starts[index],
-                            key,
-                            value,
-                        )
+                        novelties.append((index, key, value))
+        for index, key, value in novelties:
+            out["trace_id"].append(own_traces[index])
+            out["span_id"].append(own_spans[index])
+            out["comp"].append(component)
+            out["start_ns"].append(own_starts[index])
+            out["key"].append(key)
+            out["value"].append(value)
     table = pa.table(
         {
             "trace_id": pa.array(out["trace_id"], pa.string()),
@@ -334,14 +320,3 @@ def _occurrences(spans: pa.Table, known: dict[str, dict[str, set[str]]]) -> pa.T
     )
     inner = pc.match_substring(table["key"], "response")
     return table.append_column("inner_first", inner)
-
-
-def _add(
-    out: dict[str, list[Any]], trace: str, span: str, comp: str, start: int, key: str, value: str
-) -> None:
-    out["trace_id"].append(trace)
-    out["span_id"].append(span)
-    out["comp"].append(comp)
-    out["start_ns"].append(start)
-    out["key"].append(key)
-    out["value"].append(value)

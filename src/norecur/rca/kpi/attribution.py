@@ -107,6 +107,7 @@ def attribute(
     onset = max(points, key=lambda point: (abs(point.z), -point.time_ns), default=None)
     slices: list[SliceSet] = []
     windows = None
+    shares: list[dict[str, Any]] = []
     if onset is not None and records is not None and dimensions:
         windows = _windows(records, time, onset.time_ns)
         before, after = (
@@ -116,13 +117,14 @@ def attribute(
         slices = attribute_slices(
             after, before, dimensions=dimensions, value="value", count="count"
         )
+        if slices:
+            shares = _shapley(before, after, dimensions, slices[0])
     ranked = (
         rank_events(events, points, records=records, value=value, time=time)
         if events is not None and events.num_rows
         else []
     )
     cause, why = _classify(ranked, slices, onset, drift)
-    shares = _shapley(records, time, dimensions or [], value, count, slices, onset, windows)
     document = {
         "schema": "norecur.attribution-report",
         "schema_version": ATTRIBUTION_SCHEMA_VERSION,
@@ -279,21 +281,11 @@ def _classify(
 
 
 def _shapley(
-    records: pa.Table | None,
-    time: str,
-    dimensions: Sequence[str],
-    value: str | None,
-    count: str | None,
-    slices: Sequence[SliceSet],
-    onset: ChangePoint | None,
-    windows: tuple[int, int] | None,
+    before: pa.Table, after: pa.Table, dimensions: Sequence[str], top: SliceSet
 ) -> list[dict[str, Any]]:
-    """Shapley shares of the top set's elements in v(S) = |deviation| inside their union / all."""
-    if not slices or records is None or onset is None or windows is None:
-        return []
-    elements = list(slices[0].elements)[:_SHAPLEY_MAX]
-    before = _leaves(records, time, dimensions, value, count, windows[0], onset.time_ns)
-    after = _leaves(records, time, dimensions, value, count, onset.time_ns, windows[1])
+    """Shapley shares of ``top``'s elements in v(S) = |deviation| inside their union / all,
+    from the per-leaf ``before`` and ``after`` tables of the slice comparison."""
+    elements = list(top.elements)[:_SHAPLEY_MAX]
     key = list(dimensions)
     joined = after.join(before, keys=key, join_type="full outer", right_suffix="_before")
     observed = pc.fill_null(joined["value"], 0).to_numpy(zero_copy_only=False)
